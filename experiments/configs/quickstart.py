@@ -1,0 +1,36 @@
+"""quickstart: a DCGAN-style `gan` on 10 real handwritten digits (one per class) from scikit-learn.
+
+Command:  python experiments/run.py --config=quickstart
+Data:     builtin:digits (scikit-learn's bundled 8x8 digits, no download), 1 image per class = 10 shots,
+          upsampled (antialiased) to 32x32, one channel.
+Setting:  non-saturating loss, DiffAugment (color, translation, cutout), EMA generator, Adam 2e-4.
+Cost:     about 5 minutes on a 2-core CPU; writes runs/quickstart/samples/*.png, checkpoints and an export.
+Expected: digit-like samples at the end (10 training images, so mostly close variations of them).
+Reduced:  --config=quickstart:test runs a few steps (used by the tests).
+"""
+
+from fsgen import configs
+from fsgen.methods import gan
+
+
+def get_config(arg=None):
+  args = configs.parse_arg(arg, test=False)
+  c = gan.default_config()
+  c.data = configs.data_defaults(source="builtin:digits", resolution=32, channels=1, shots=1,
+                                 per_class=True, labels=True)
+  c.model.G.width = 32
+  c.model.D.width = 32
+  c.batch_size = 32
+  c.total_steps = 2000
+  c.log_every = 50
+  c.sample_every = 500
+  c.ckpt_every = 500
+  c.evals = dict(nn=dict(type="nn", every=1000, n=256))
+  if args.test:
+    c.model.G.width = c.model.D.width = 8
+    c.batch_size = 8
+    c.total_steps = 4
+    c.log_every = c.sample_every = c.ckpt_every = 2
+    c.num_samples = 16
+    c.evals = dict(nn=dict(type="nn", every=4, n=16))
+  return c

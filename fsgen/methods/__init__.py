@@ -1,0 +1,22 @@
+"""One module per method; `build(config)` imports `fsgen.methods.<config.method>` and returns its Method."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from fsgen.methods.base import Method, Phase
+
+
+def available() -> list[str]:
+  return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+
+
+def build(config) -> Method:
+  name = config.method
+  if name not in available():
+    raise ValueError(f"unknown config.method {name!r} (available: {', '.join(available())})")
+  return importlib.import_module(f"fsgen.methods.{name}").Method(config)
+
+
+__all__ = ["Method", "Phase", "available", "build"]

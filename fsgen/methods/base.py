@@ -1,0 +1,70 @@
+"""The method interface that the one training loop (fsgen.train) runs.
+
+A method is a class built from the config, holding only static things (network modules, optimizers,
+hyper-parameters). All mutable training data lives in the state pytree:
+
+  state = {"params": {net: tree}, "opt": {net: optax state}, "ema": {net: tree},
+           "extra": {...method leaves: latents, thresholds, targets, counters...}}
+
+to which the loop adds "step" (int32) and "health" (first non-finite step and phase).
+
+  init(key, data, prior=None) -> state      data = {"images": uint8 [N,H,W,C], "labels": int32 [N]?}
+  phases() -> [Phase]                        pure (state, data, key) -> (state, metrics) functions
+  sampling_params(state) -> tree             what sampling needs (e.g. the EMA generator); exported
+  sample(params, key, n) -> [n, H, W, C]     float images in [-1, 1]
+
+`prior` is the restored state of `config.init_from` (an earlier stage's workdir) or None.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, Callable
+
+import jax
+
+State = dict[str, Any]
+PhaseFn = Callable[[State, dict, jax.Array], tuple[State, dict[str, jax.Array]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+  """One jitted piece of a training step.
+
+  name: short name used in metrics, errors and compile counts ("D", "G", "D_r1", "rematch").
+  fn: pure (state, data, key) -> (state, metrics: flat dict of scalars named "<net>/<term>").
+  every: run at steps where step % every == offset.
+  ema: {net: decay}: after fn, the loop updates state["ema"][net] toward state["params"][net].
+  """
+  name: str
+  fn: PhaseFn
+  every: int = 1
+  offset: int = 0
+  ema: dict[str, float] = dataclasses.field(default_factory=dict)
+
+  def runs_at(self, step: int) -> bool:
+    return step % self.every == self.offset
+
+
+class Method(abc.ABC):
+  """Base class: keeps the config; subclasses implement the four functions of the interface."""
+
+  def __init__(self, config):
+    self.config = config
+
+  @abc.abstractmethod
+  def init(self, key: jax.Array, data: dict, prior: State | None = None) -> State:
+    ...
+
+  @abc.abstractmethod
+  def phases(self) -> list[Phase]:
+    ...
+
+  @abc.abstractmethod
+  def sampling_params(self, state: State):
+    ...
+
+  @abc.abstractmethod
+  def sample(self, params, key: jax.Array, n: int) -> jax.Array:
+    ...

@@ -1,0 +1,28 @@
+"""Metrics and the evaluator plug-ins the training loop runs every N steps.
+
+`config.evals = {name: {type: MODULE, every: N, ...kwargs}}`: each entry builds
+`fsgen.metrics.<type>.Evaluator(dataset, **kwargs)`, whose `run(sample_fn, key)` returns a dict of floats
+logged as `<name>/<metric>`; `sample_fn(key, n)` returns n generated images [n, H, W, C] in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def build_all(evals_cfg, dataset) -> dict:
+  evaluators = {}
+  for name, cfg in dict(evals_cfg).items():
+    kwargs = dict(cfg)
+    kind = kwargs.pop("type", None)
+    every = kwargs.pop("every", None)
+    if kind is None or every is None:
+      raise ValueError(f"config.evals.{name} needs 'type' and 'every'")
+    try:
+      module = importlib.import_module(f"fsgen.metrics.{kind}")
+    except ModuleNotFoundError as e:
+      raise ValueError(f"config.evals.{name}: unknown evaluator type {kind!r}") from e
+    ev = module.Evaluator(dataset, **kwargs)
+    ev.every = int(every)
+    evaluators[name] = ev
+  return evaluators

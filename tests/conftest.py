@@ -7,8 +7,14 @@ same process; training tests pin config.devices=1 unless they compare device cou
 import os
 import pathlib
 import sys
+import tempfile
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
+# XLA:CPU compilation dominates the suite: share compiled programs across tests (and the subprocesses they
+# start, which inherit the environment) through a persistent cache, and skip most XLA optimisations.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "fsgen-test-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import pytest  # noqa: E402
 

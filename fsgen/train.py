@@ -56,7 +56,7 @@ def _check_workdir_config(workdir: pathlib.Path, config_dict: dict) -> None:
                      f"use another --workdir or the same config")
 
 
-class _PhaseRunner:
+class PhaseRunner:
   """Jits the phases of a method once each and runs them for one training step."""
 
   def __init__(self, phases, repl):
@@ -153,7 +153,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
       start = int(jax.device_get(state["step"]))
       logging.info("resumed from %s at step %d", ckpts.directory, start)
 
-    runner = _PhaseRunner(phases, repl)
+    runner = PhaseRunner(phases, repl)
     sample_fn = jax.jit(method.sample, static_argnums=2)
     evaluators = fsmetrics.build_all(config.get("evals", {}), dataset)
     total = config.total_steps

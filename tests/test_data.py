@@ -176,3 +176,11 @@ def test_tfds_fashion_mnist_from_manual_dir(tmp_path):
   idx = read_source(f"idx:{manual}:t10k")
   assert sorted(map(bytes, ds.images[..., 0].reshape(10000, -1))) == \
       sorted(map(bytes, np.stack(idx.images).reshape(10000, -1)))
+
+
+def test_to_float_range_and_back():
+  from fsgen.data.preprocess import to_float, to_uint8
+  x = np.array([0, 128, 255], np.uint8)
+  f = np.asarray(to_float(x))
+  np.testing.assert_allclose(f[[0, 2]], [-1.0, 1.0])
+  np.testing.assert_array_equal(to_uint8(f), x)

@@ -27,7 +27,7 @@ from fsgen.writer import MetricWriter
 
 # Config keys that may change between a run and its resumption (everything else must match).
 RESUMABLE_CHANGES = ("total_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts", "progress",
-                     "evals")
+                     "evals", "devices", "distributed")
 
 
 class NonFiniteError(FloatingPointError):

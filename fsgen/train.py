@@ -38,7 +38,8 @@ class NonFiniteError(FloatingPointError):
 class TrainResult:
   state: dict
   step: int
-  trace_counts: dict[str, int]
+  trace_counts: dict[str, int]   # traces per phase (a retrace means a recompile)
+  compile_counts: dict[str, int]  # compiled executables per phase (jit cache entries)
   seconds: float
   workdir: pathlib.Path
 
@@ -65,6 +66,9 @@ class PhaseRunner:
     self.jitted = [jax.jit(self._wrap(i, p), donate_argnums=0, out_shardings=(repl, repl))
                    for i, p in enumerate(phases)]
     self.tick = jax.jit(lambda s: {**s, "step": s["step"] + 1}, donate_argnums=0, out_shardings=repl)
+
+  def compile_counts(self) -> dict[str, int]:
+    return {p.name: fn._cache_size() for p, fn in zip(self.phases, self.jitted)}  # pylint: disable=protected-access
 
   def _wrap(self, index, phase):
 
@@ -196,4 +200,4 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
     if start < total or not (workdir / "export").exists():
       checkpoint.export(workdir / "export", method.sampling_params(state), config)
   ckpts.close()
-  return TrainResult(state, total, dict(runner.trace_counts), time.time() - t0, workdir)
+  return TrainResult(state, total, dict(runner.trace_counts), runner.compile_counts(), time.time() - t0, workdir)

@@ -69,3 +69,4 @@ def test_every_preset_runs_two_steps_at_reduced_size(name, tmp_path):
   result = train.train_and_evaluate(c, tmp_path)
   assert int(result.state["step"]) == 2
   assert all(v == 1 for v in result.trace_counts.values())
+  assert all(v == 1 for v in result.compile_counts.values())

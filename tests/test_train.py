@@ -39,8 +39,9 @@ def _leaves_equal(a, b):
 def test_end_to_end_outputs_and_single_compilation(tmp_path):
   c = _tiny_config(total_steps=6)
   result = train.train_and_evaluate(c, tmp_path)
-  # Each phase traced (hence compiled) exactly once over 6 steps.
+  # Each phase traced and compiled exactly once over 6 steps (no recompilation inside the loop).
   assert result.trace_counts == {"D": 1, "D_r1": 1, "G": 1}
+  assert result.compile_counts == {"D": 1, "D_r1": 1, "G": 1}
   lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   steps = [l["step"] for l in lines if "D/adv" in l]
   assert steps == [2, 4, 6] and all(np.isfinite(l["G/adv"]) for l in lines if "G/adv" in l)

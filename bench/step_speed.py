@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from fsgen import parallel  # noqa: E402
 from fsgen.methods import gan  # noqa: E402
-from fsgen.train import PhaseRunner  # noqa: E402
+from fsgen.train import PhaseRunner, initial_state  # noqa: E402
 
 
 def bench_gan(resolution: int, batch: int, width: int, steps: int) -> dict:
@@ -32,10 +32,7 @@ def bench_gan(resolution: int, batch: int, width: int, steps: int) -> dict:
   with jax.set_mesh(mesh):
     data = {"images": jax.device_put(
         jnp.asarray(np.random.default_rng(0).integers(0, 255, (100, resolution, resolution, 3), np.uint8)), repl)}
-    state = jax.jit(lambda k: {**method.init(k, data), "step": jnp.zeros((), jnp.int32),
-                               "health": {"bad_step": -jnp.ones((), jnp.int32),
-                                          "bad_phase": -jnp.ones((), jnp.int32)}},
-                    out_shardings=repl)(jax.random.key(0))
+    state = jax.jit(lambda k: initial_state(method, k, data), out_shardings=repl)(jax.random.key(0))
     runner = PhaseRunner(method.phases(), repl)
     key = jax.random.key(1)
     t0 = time.perf_counter()

@@ -99,6 +99,12 @@ class PhaseRunner:
     return self.tick(state)
 
 
+def initial_state(method, key, data, prior=None) -> dict:
+  """The method's state plus the loop's leaves: step 0 and a clean health record."""
+  return {**method.init(key, data, prior), "step": jnp.zeros((), jnp.int32),
+          "health": {"bad_step": -jnp.ones((), jnp.int32), "bad_phase": -jnp.ones((), jnp.int32)}}
+
+
 def _raise_if_unhealthy(state, phases, ckpts) -> None:
   bad_step = int(jax.device_get(state["health"]["bad_step"]))
   if bad_step >= 0:
@@ -145,12 +151,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
     data = jax.device_put(host_data, repl)
     run_key = jax.device_put(run_key, repl)
 
-    def init(key, data):
-      state = method.init(key, data, prior)
-      return {**state, "step": jnp.zeros((), jnp.int32),
-              "health": {"bad_step": -jnp.ones((), jnp.int32), "bad_phase": -jnp.ones((), jnp.int32)}}
-
-    state = jax.jit(init, out_shardings=repl)(init_key, data)
+    state = jax.jit(lambda k, d: initial_state(method, k, d, prior), out_shardings=repl)(init_key, data)
     start = 0
     if ckpts.latest_step() is not None:
       state = ckpts.restore(state)

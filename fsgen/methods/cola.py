@@ -1,0 +1,248 @@
+"""`cola`: COLA Steps II and III, the generator with one learnable code per image, then per-cluster
+Gaussians to sample from (paper Sec. 3, Algorithm 1, App. B.2).
+
+Step II (GLO-style). z_i = (t_i/||t_i||, v_i/||v_i||) in R^(K+d): t_i is image i's Step-I target (from
+the `cola_encoder` workdir named by config.init_from) and v_i ~ N(0, sigma I_d). G and the code table Z
+[N, K+d] are optimised jointly on mean_i L_rec(G(z_i), x_i) (Eq. 3), with Adam 1e-3 for G and 1e-2 for Z,
+both x0.5 every 50 epochs; L_rec is the Laplacian-pyramid loss (Eq. 5) or, as an option, the perceptual
+loss of Eq. 4. An epoch is ceil(N / B) steps of randomly drawn batches.
+Epoch end (gradient-free phase "epoch_end", Algorithm 1): t and v are re-normalised to their unit spheres
+(each block separately, so ||z_i|| = sqrt(2)), then Step III refits one Gaussian per cluster.
+Step III. For cluster c: mean and covariance (+ ridge I, the class covariance is singular at 5 images
+per class) of its codes; `sample` draws from the uniform mixture, `sample_cluster` from one component,
+with the covariance scaled by `sample_scale` and the two blocks re-normalised (optional).
+
+The Adam update of Z is dense (a row outside the batch still moves through its stale moments, as with a
+dense PyTorch embedding); the paper does not say which it used.
+Config: config.cola.{latent_dim, sigma, clusters (sCOLA only), generator, upsample, loss, lap.*, ridge,
+sample_scale, renormalise_samples, halve_every_epochs}, config.model.G.width, config.optim.{G, Z}.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from fsgen import configs, optim
+from fsgen.data.batches import draw_indices
+from fsgen.data.preprocess import to_float
+from fsgen.losses.laplacian_pyramid import laplacian_pyramid_loss
+from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.nets import cola_generator
+from fsgen.parallel import shard_batch
+from fsgen.update import gradient_step
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Step II/III in the small-sample setting (InfoGAN generator, d = 64, Laplacian loss, 500 epochs)."""
+  c = configs.loop_defaults()
+  c.method = "cola"
+  c.data = configs.data_defaults()
+  c.batch_size = 128
+  c.model = dict(G=dict(width=64))
+  c.optim = dict(G=dict(name="adam", learning_rate=1e-3), Z=dict(name="adam", learning_rate=1e-2))
+  c.cola = dict(latent_dim=64, sigma=1.0, clusters=0, generator="infogan", upsample="subpixel",
+                loss="laplacian", lap=dict(levels=3, gamma=1.0, weight_exponent=-2.0, reduction="mean"),
+                ridge=1e-4, sample_scale=1.0, renormalise_samples=True, halve_every_epochs=50)
+  return c
+
+
+def steps_per_epoch(num_images: int, batch_size: int) -> int:
+  return math.ceil(num_images / batch_size)
+
+
+def unit(x: jax.Array) -> jax.Array:
+  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def renormalise(z: jax.Array, k: int) -> jax.Array:
+  """Algorithm 1, epoch end: z [N, K+d] -> (t/||t||, v/||v||) with t = z[:, :K], v = z[:, K:]."""
+  return jnp.concatenate([unit(z[:, :k]), unit(z[:, k:])], axis=-1)
+
+
+def fit_gaussians(z: jax.Array, labels: jax.Array, num_clusters: int, ridge: float):
+  """Step III: per-cluster mean [C, D] and Cholesky factor [C, D, D] of cov + ridge I (cov with 1/(n-1)).
+
+  Args:
+    z: float [N, D] codes; labels: int [N] cluster of each code in [0, num_clusters).
+  An empty cluster gets mean 0 and covariance ridge I.
+  """
+  d = z.shape[1]
+  w = jax.nn.one_hot(labels, num_clusters, dtype=z.dtype)  # [N, C]
+  count = w.sum(0)  # [C]
+  mean = (w.T @ z) / jnp.maximum(count, 1.0)[:, None]
+
+  def cov(c):
+    zc = (z - mean[c]) * w[:, c][:, None]
+    return zc.T @ zc / jnp.maximum(count[c] - 1.0, 1.0)
+
+  covs = jax.lax.map(cov, jnp.arange(num_clusters)) + ridge * jnp.eye(d)
+  return {"mean": mean, "chol": jnp.linalg.cholesky(covs)}
+
+
+def sample_codes(mixture, key, n: int, clusters: jax.Array | None, *, scale: float = 1.0, k: int = 0,
+                 renormalise_blocks: bool = True) -> jax.Array:
+  """Codes [n, D] from the Gaussians of `mixture` (mean [C, D], chol [C, D, D]).
+
+  clusters: int [n] component of each code, or None for the uniform mixture (every cluster equally
+  likely, whatever its size). scale multiplies the standard deviation. k: size of the class block for
+  the optional per-block re-normalisation.
+  """
+  kc, ke = jax.random.split(key)
+  num, d = mixture["mean"].shape
+  if clusters is None:
+    clusters = jax.random.randint(kc, (n,), 0, num)
+  eps = jax.random.normal(ke, (n, d))
+  z = mixture["mean"][clusters] + scale * jnp.einsum("nij,nj->ni", mixture["chol"][clusters], eps)
+  return renormalise(z, k) if renormalise_blocks else z
+
+
+def perceptual_loss(x, y):
+  """Eq. 4 through the shared LPIPS VGG backbone (fsgen.nets.lpips), if the metrics work provides it."""
+  try:
+    from fsgen.nets import lpips  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    raise NotImplementedError("cola.loss='perceptual' needs fsgen.nets.lpips (the VGG of the metrics work), "
+                              "which is not available") from e
+  feats = getattr(lpips, "vgg_features", None)
+  if feats is None:
+    raise NotImplementedError("cola.loss='perceptual' needs fsgen.nets.lpips.vgg_features(x) -> [features]")
+  fx, fy = feats(x), feats(y)
+  return jnp.mean(jnp.abs(x - y)) + sum(jnp.mean(jnp.abs(a - b)) for a, b in zip(fx, fy))
+
+
+class Method(BaseMethod):
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.hp = config.cola
+    self.batch_size = config.batch_size
+    self.num_clusters = self.hp.clusters  # COLA: set in init from the Step-I targets.
+    if self.hp.loss not in ("laplacian", "perceptual"):
+      raise ValueError(f"cola.loss must be 'laplacian' or 'perceptual', got {self.hp.loss!r}")
+
+  # ---- class parts: COLA reads Step I's targets, sCOLA (subclass) uses one-hot labels -------------------
+  def class_parts(self, data, prior):
+    """(t [N, K], cluster labels int32 [N]) from the Step-I state `prior`."""
+    if prior is None or "targets" not in prior.get("extra", {}):
+      raise ValueError("cola needs config.init_from = a cola_encoder workdir (Step I targets)")
+    targets, means = jnp.asarray(prior["extra"]["targets"]), jnp.asarray(prior["extra"]["means"])
+    if targets.shape[0] != data["images"].shape[0]:
+      raise ValueError(f"config.init_from holds {targets.shape[0]} targets for {data['images'].shape[0]} "
+                       f"images: use the same config.data as Step I")
+    d = jnp.sum(targets**2, -1)[:, None] - 2 * targets @ means.T + jnp.sum(means**2, -1)[None]
+    return targets, jnp.argmin(d, -1).astype(jnp.int32)
+
+  def _build(self, k: int):
+    res, ch = self.config.data.resolution, self.config.data.channels
+    self.num_clusters = k
+    self.G = cola_generator.build(self.hp.generator, cond_dim=k, resolution=res, channels=ch,
+                                  width=self.config.model.G.width, upsample=self.hp.upsample)
+
+  def _tx(self, epoch_steps: int = 1):
+    out = {}
+    for net in ("G", "Z"):
+      cfg = dict(self.config.optim[net])
+      cfg["learning_rate"] = optax.exponential_decay(cfg["learning_rate"], self.hp.halve_every_epochs * epoch_steps,
+                                                     0.5, staircase=True)
+      out[net] = optim.build(cfg)
+    return out
+
+  def init(self, key, data, prior=None):
+    t, labels = self.class_parts(data, prior)
+    k = t.shape[1]
+    self._build(k)
+    kv, kg = jax.random.split(key)
+    n = data["images"].shape[0]
+    v = jnp.sqrt(self.hp.sigma) * jax.random.normal(kv, (n, self.hp.latent_dim))
+    z = jnp.concatenate([unit(t), unit(v)], axis=-1)
+    variables = self.G.init(kg, z[:1], train=False)
+    params = {"G": variables["params"], "Z": z}
+    txs = self._tx()
+    return {"params": params,
+            "opt": {net: txs[net].init(p) for net, p in params.items()},
+            "ema": {},
+            "batch_stats": {"G": variables.get("batch_stats", {})},
+            "extra": {"labels": labels,
+                      "mixture": fit_gaussians(z, labels, k, self.hp.ridge)}}
+
+  def _generate(self, g_params, batch_stats, z, train: bool):
+    variables = {"params": g_params}
+    if batch_stats:
+      variables["batch_stats"] = batch_stats
+      if train:
+        out, upd = self.G.apply(variables, z, train=True, mutable=["batch_stats"])
+        return out, upd["batch_stats"]
+    return self.G.apply(variables, z, train=False), batch_stats
+
+  def _rec_loss(self, x, y):
+    if self.hp.loss == "laplacian":
+      return laplacian_pyramid_loss(x, y, **dict(self.hp.lap))
+    return perceptual_loss(x, y)
+
+  def gz_step(self, state, data, key):
+    """Algorithm 1 inner loop: one Adam step on G and on the batch's rows of Z (jointly, Eq. 3)."""
+    n = data["images"].shape[0]
+    idx = draw_indices(key, n, self.batch_size)
+    x = shard_batch(to_float(data["images"][idx]))
+    bs = state["batch_stats"]["G"]
+
+    def loss_fn(p):
+      out, new_bs = self._generate(p["G"], bs, shard_batch(p["Z"][idx]), train=True)
+      loss = self._rec_loss(out, x)
+      return loss, {"G/rec": loss, "_bs": new_bs}
+
+    new, metrics = gradient_step(state, ("G", "Z"), self._tx(steps_per_epoch(n, self.batch_size)), loss_fn)
+    return {**new, "batch_stats": {"G": metrics.pop("_bs")}}, metrics
+
+  def epoch_end_step(self, state, data, key):
+    """Gradient-free, at the last step of every epoch: re-normalise the codes, refit Step III."""
+    del key
+    epoch_steps = steps_per_epoch(data["images"].shape[0], self.batch_size)
+    k = self.num_clusters
+
+    def end(state):
+      z = renormalise(state["params"]["Z"], k)
+      mixture = fit_gaussians(z, state["extra"]["labels"], k, self.hp.ridge)
+      return {**state, "params": {**state["params"], "Z": z}, "extra": {**state["extra"], "mixture": mixture}}
+
+    last = (state["step"] + 1) % epoch_steps == 0
+    new = jax.lax.cond(last, end, lambda s: s, state)
+    norms = jnp.linalg.norm(new["params"]["Z"][:, :k], axis=-1)
+    return new, {"Z/class_norm_dev": jnp.max(jnp.abs(norms - 1.0))}
+
+  def phases(self):
+    return [Phase("GZ", self.gz_step), Phase("epoch_end", self.epoch_end_step)]
+
+  def sampling_params(self, state):
+    return {"G": state["params"]["G"], "batch_stats": state["batch_stats"]["G"],
+            "mixture": state["extra"]["mixture"]}
+
+  def _ensure_built(self, params):
+    if not hasattr(self, "G"):
+      self._build(int(params["mixture"]["mean"].shape[0]))
+
+  def decode(self, params, z):
+    """Codes [n, K+d] -> images [n, H, W, C] in [-1, 1] (BN, if any, with running averages)."""
+    self._ensure_built(params)
+    return self._generate(params["G"], params["batch_stats"], z, train=False)[0]
+
+  def sample(self, params, key, n):
+    """n images from the uniform mixture of the per-cluster Gaussians (Step III)."""
+    self._ensure_built(params)
+    z = sample_codes(params["mixture"], key, n, None, scale=self.hp.sample_scale, k=self.num_clusters,
+                     renormalise_blocks=self.hp.renormalise_samples)
+    return self.decode(params, z)
+
+  def sample_cluster(self, params, key, n, cluster: int):
+    """n images of one cluster (COLA) or class (sCOLA), from its Gaussian."""
+    self._ensure_built(params)
+    z = sample_codes(params["mixture"], key, n, jnp.full((n,), cluster, jnp.int32),
+                     scale=self.hp.sample_scale, k=self.num_clusters,
+                     renormalise_blocks=self.hp.renormalise_samples)
+    return self.decode(params, z)

@@ -1,0 +1,464 @@
+"""`mixdl`: Mixup-based Distance Learning (Kong et al., ECCV 2022) on a StyleGAN2 or FastGAN backbone.
+
+Every `mixup_every`-th step (official: 2, "lazy mixup") is a mixup step:
+  C ~ Dir(alpha 1_N) [N, N] (N = batch size), codes w_i = mapping(z_i) (StyleGAN2: W space; FastGAN: z),
+  mixed codes C @ W (broadcast to all style layers, no style mixing);
+  G: L_adv(patch D on G(C @ W)) + lambda_G L^G_dist, with L^G_dist = KL(softmax(C) || softmax_j
+     cos(G^l(C @ W')_i, G^l(W'_j))) on a fresh batch W' and one random layer l_i in [1, L-2] per row;
+  D: L_adv(patch D on reals and mixed fakes) + lambda_D L^D_dist, the same KL on proj(d1) of the 2N images
+     [edges G(W); mixes G(C @ W)] (`fsgen.losses.mixup_distance`).
+Other steps are plain backbone steps (StyleGAN2: non-saturating loss, style mixing 0.9; FastGAN: hinge
+with margins U[0.8, 1] and the discriminator's reconstruction loss). Lazy R1 (scaled by its interval) and
+StyleGAN2 path-length regularisation (pl_mean in state["extra"]) are phases of their own.
+Switches: mixdl.g_dist / mixdl.d_dist (paper Table 5: both off = the plain backbone, no mixup steps),
+mixdl.diffaug (DiffAugment on every adversarial D input), mixdl.coeffs (dirichlet, gaussian, uniform).
+
+Differences from the official code (github.com/reyllama/mixdl @668d158), on purpose:
+  - The D step mixes the [N, W] codes (official: it multiplies C into per-layer codes [N, 14, W], a shape
+    bug unless N = 14); the D step's patch-discriminated mixups are the mixes of its similarity pass.
+  - Similarities are one normalised matmul (official: Python double loops).
+  - R1 on a mixup step uses the patch logits averaged per image (as official); r1_every must therefore be
+    a multiple of mixup_every (so every R1 step is a mixup step, as with the official 16 and 2).
+  - The similarity pass of D sees un-augmented images (DiffAugment applies to adversarial inputs only).
+  - FastGAN + MixDL (no official trainer): mixing in z, G features = the block outputs at 8..R/2, patch
+    heads on D's 32x32 and 16x16 maps, the spectral-normed projection of D's 8x8 map.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from fsgen import configs, optim
+from fsgen.data.batches import draw
+from fsgen.data.diffaug import diff_augment
+from fsgen.losses.gan import d_loss, g_loss, r1_penalty
+from fsgen.losses.mixup_distance import layerwise_mixup_distance, mixing_coefficients, mixup_distance
+from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.nets import fastgan, stylegan2
+from fsgen.parallel import shard_batch
+from fsgen.update import gradient_step
+
+_AUX = "_aux"  # key of non-metric outputs (spectral stats, pl_mean) passed through gradient_step
+
+
+def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
+  """A complete `mixdl` config at the paper's settings for `backbone` (stylegan2 or fastgan), 256 px."""
+  c = configs.loop_defaults()
+  c.method = "mixdl"
+  c.data = configs.data_defaults(resolution=256, shots=10)
+  c.batch_size = 4 if backbone == "stylegan2" else 8
+  c.mixdl = dict(g_dist=True, d_dist=True, lambda_g=1000.0, lambda_d=1.0, mixup_every=2, coeffs="dirichlet",
+                 alpha=1.0, kl_direction="code", diffaug="", flip=True, r1_gamma=10.0, r1_every=16,
+                 pl_weight=2.0, pl_every=4, pl_batch_shrink=2, pl_decay=0.01, style_mixing=0.9,
+                 ema_decay=0.5 ** (32 / 10000), recon_weight=1.0)
+  if backbone == "stylegan2":
+    c.model = dict(backbone="stylegan2",
+                   G=dict(z_dim=512, w_dim=512, n_mlp=8, lr_mlp=0.01, channel_base=32768, channel_max=512),
+                   D=dict(channel_base=32768, channel_max=512, mbstd_group=4, proj_dim=0, patch_lrelu=True))
+    # StyleGAN2's lazy-regularisation scaling of lr and beta2 (intervals 4 for G, 16 for D).
+    c.optim = dict(G=dict(name="adam", learning_rate=0.002 * 4 / 5, b1=0.0, b2=0.99 ** (4 / 5)),
+                   D=dict(name="adam", learning_rate=0.002 * 16 / 17, b1=0.0, b2=0.99 ** (16 / 17)))
+  elif backbone == "fastgan":
+    c.model = dict(backbone="fastgan", G=dict(z_dim=256, width=64), D=dict(width=64, proj_dim=512))
+    c.optim = dict(G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999),
+                   D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
+    c.mixdl.update(r1_gamma=0.0, pl_weight=0.0, style_mixing=0.0, ema_decay=0.999, diffaug="color,translation")
+  else:
+    raise ValueError(f"unknown MixDL backbone {backbone!r} (known: stylegan2, fastgan)")
+  c.total_steps = 120_000
+  return c
+
+
+class StyleGAN2Backbone:
+  """StyleGAN2 nets behind the interface the method uses (images are [B, R, R, C] arrays)."""
+  gan_loss = "nonsaturating"
+
+  def __init__(self, config):
+    res, ch = config.data.resolution, config.data.channels
+    self.G = stylegan2.Generator(resolution=res, channels=ch, **config.model.G)
+    self.D = stylegan2.Discriminator(resolution=res, **config.model.D)
+    self.z_dim, self.shape = config.model.G.z_dim, (res, res, ch)
+    self.num_feats, self.num_ws = self.G.num_feats, self.G.num_ws
+
+  def init(self, key):
+    kg, kd, kn = jax.random.split(key, 3)
+    g = self.G.init({"params": kg, "noise": kn}, jnp.zeros((1, self.z_dim)))["params"]
+    d = self.D.init(kd, jnp.zeros((1,) + self.shape))["params"]
+    return {"G": g, "D": d}, {"G": {}, "D": {}}
+
+  def codes(self, g, z):
+    return self.G.apply({"params": g}, z, method="map")
+
+  def mixed_codes(self, g, key, n, prob):
+    """Per-layer codes [n, L, W] with style mixing (one crossover point per batch, probability prob)."""
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    w1 = self.codes(g, shard_batch(jax.random.normal(k1, (n, self.z_dim))))
+    if prob <= 0:
+      return w1
+    w2 = self.codes(g, shard_batch(jax.random.normal(k2, (n, self.z_dim))))
+    cut = jnp.where(jax.random.uniform(k3) < prob, jax.random.randint(k4, (), 1, self.num_ws), self.num_ws)
+    return jnp.where(jnp.arange(self.num_ws)[None, :, None] < cut, w1[:, None], w2[:, None])
+
+  def generate(self, g, spec, codes, key, *, train, feats=False):
+    """codes [B, W] or [B, L, W] -> (images, features or None, new spectral stats)."""
+    out = self.G.apply({"params": g}, codes, feats, method="synthesize", rngs={"noise": key})
+    return (out[0], out[1], spec) if feats else (out, None, spec)
+
+  def discriminate(self, d, spec, images, *, train, part=None):
+    del train, part
+    return self.D.apply({"params": d}, images), spec
+
+  def real_views(self, x):
+    return x
+
+  def image(self, images):
+    return images
+
+
+class FastGANBackbone:
+  """FastGAN nets behind the same interface (images are (big, small) pairs; spectral-norm stats)."""
+  gan_loss = "hinge"
+
+  def __init__(self, config):
+    res, ch = config.data.resolution, config.data.channels
+    self.G = fastgan.Generator(resolution=res, channels=ch, **config.model.G)
+    self.D = fastgan.Discriminator(resolution=res, channels=ch, **config.model.D)
+    self.z_dim, self.res, self.ch = config.model.G.z_dim, res, ch
+    self.small = fastgan.small_resolution(res)
+    self.num_feats, self.num_ws = self.G.num_feats, 1
+
+  def init(self, key):
+    kg, kd, kn = jax.random.split(key, 3)
+    vg = self.G.init({"params": kg, "noise": kn}, jnp.zeros((2, self.z_dim)))
+    images = (jnp.zeros((2, self.res, self.res, self.ch)), jnp.zeros((2, self.small, self.small, self.ch)))
+    vd = self.D.init(kd, images, False, 0)
+    return ({"G": vg["params"], "D": vd["params"]},
+            {"G": vg[fastgan.SPECTRAL], "D": vd[fastgan.SPECTRAL]})
+
+  def codes(self, g, z):
+    del g
+    return z
+
+  def mixed_codes(self, g, key, n, prob):
+    del prob
+    return shard_batch(jax.random.normal(key, (n, self.z_dim)))
+
+  def generate(self, g, spec, codes, key, *, train, feats=False):
+    variables = {"params": g, fastgan.SPECTRAL: spec}
+    out = self.G.apply(variables, codes, train, feats, rngs={"noise": key},
+                       mutable=[fastgan.SPECTRAL] if train else False)
+    if train:
+      out, new = out
+      spec = new[fastgan.SPECTRAL]
+    return (out[0], out[1], spec) if feats else (out, None, spec)
+
+  def discriminate(self, d, spec, images, *, train, part=None):
+    out = self.D.apply({"params": d, fastgan.SPECTRAL: spec}, images, train, part,
+                       mutable=[fastgan.SPECTRAL] if train else False)
+    return (out[0], out[1][fastgan.SPECTRAL]) if train else (out, spec)
+
+  def real_views(self, x):
+    b, _, _, c = x.shape
+    return x, jax.image.resize(x, (b, self.small, self.small, c), "bilinear", antialias=True)
+
+  def image(self, images):
+    return images[0]
+
+
+BACKBONES = {"stylegan2": StyleGAN2Backbone, "fastgan": FastGANBackbone}
+
+
+def _tree_concat(*trees):
+  return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *trees)
+
+
+def _tree_slice(tree, start, stop):
+  return jax.tree.map(lambda x: x[start:stop], tree)
+
+
+class Method(BaseMethod):
+
+  def __init__(self, config):
+    super().__init__(config)
+    name = config.model.backbone
+    if name not in BACKBONES:
+      raise ValueError(f"unknown config.model.backbone {name!r} (known: {', '.join(BACKBONES)})")
+    self.bb = BACKBONES[name](config)
+    self.tx = {"G": optim.build(config.optim.G), "D": optim.build(config.optim.D)}
+    self.hp = hp = config.mixdl
+    self.n = config.batch_size
+    self.mixup = hp.g_dist or hp.d_dist
+    if self.mixup and hp.mixup_every < 1:
+      raise ValueError(f"mixdl.mixup_every must be >= 1, got {hp.mixup_every}")
+    if self.mixup and hp.r1_gamma > 0 and hp.r1_every % hp.mixup_every:
+      raise ValueError(f"mixdl.r1_every={hp.r1_every} must be a multiple of mixdl.mixup_every={hp.mixup_every}")
+    if self.mixup and hp.g_dist and self.bb.num_feats < 3:
+      raise ValueError("the generator distance needs at least 3 generator feature maps (resolution too low)")
+
+  # ---- state ---------------------------------------------------------------------------------------
+  def init(self, key, data, prior=None):
+    params, spectral = self.bb.init(key)
+    if prior is not None:  # warm start from an earlier workdir (config.init_from)
+      params = jax.tree.map(jnp.asarray, prior["params"])
+    return {"params": params,
+            "opt": {n: self.tx[n].init(p) for n, p in params.items()},
+            "ema": {"G": params["G"]},
+            "extra": {"spectral": spectral, "pl_mean": jnp.zeros((), jnp.float32)}}
+
+  def _step(self, state, net, loss_fn):
+    """gradient_step, then writes the aux outputs (new spectral stats of `net`, pl_mean) into extra."""
+    new, metrics = gradient_step(state, net, self.tx, loss_fn)
+    aux = metrics.pop(_AUX, {})
+    extra = dict(new["extra"])
+    if "spectral" in aux:
+      extra["spectral"] = {**extra["spectral"], net: aux["spectral"]}
+    if "pl_mean" in aux:
+      extra["pl_mean"] = aux["pl_mean"]
+    return {**new, "extra": extra}, metrics
+
+  # ---- pieces --------------------------------------------------------------------------------------
+  def _reals(self, key, data):
+    kx, kf = jax.random.split(key)
+    x = draw(kx, data["images"], self.n)
+    if self.hp.flip:
+      x = jnp.where(jax.random.uniform(kf, (self.n, 1, 1, 1)) < 0.5, x[:, :, ::-1], x)
+    return x
+
+  def _aug(self, key, images):
+    return jax.tree.map(lambda x: diff_augment(key, x, self.hp.diffaug), images)
+
+  def _d_adv(self, key, real_logits, fake_logits):
+    if self.bb.gan_loss == "hinge":  # FastGAN: margins u ~ U[0.8, 1]: relu(u - D(x)) + relu(u + D(G(z))).
+      kr, kf = jax.random.split(key)
+      real_logits = real_logits + 1.0 - jax.random.uniform(kr, real_logits.shape, minval=0.8, maxval=1.0)
+      fake_logits = fake_logits - 1.0 + jax.random.uniform(kf, fake_logits.shape, minval=0.8, maxval=1.0)
+    return d_loss(self.bb.gan_loss, real_logits=real_logits, fake_logits=fake_logits)
+
+  @staticmethod
+  def _pick_patch(key, out):
+    """`fn` of one of D's patch logit maps [B, h, w] chosen uniformly: returns pick(fn) -> fn(map)."""
+    index = jax.random.randint(key, (), 0, len(out["patches"]))
+    return lambda fn: jnp.stack([fn(p) for p in out["patches"]])[index]
+
+  def _mix_codes(self, g, key):
+    """(coefficients C [N, N], edge codes W [N, ...], mixed codes C @ W)."""
+    kc, kz = jax.random.split(key)
+    c = mixing_coefficients(kc, self.n, kind=self.hp.coeffs, alpha=self.hp.alpha)
+    w = self.bb.codes(g, shard_batch(jax.random.normal(kz, (self.n, self.bb.z_dim))))
+    return c, w, c @ w
+
+  # ---- phases --------------------------------------------------------------------------------------
+  def d_step(self, state, data, key):
+    """Plain D step: adversarial loss on reals and ordinary (style-mixed) fakes (+ FastGAN recon)."""
+    kx, kz, kn, ka, kl, kp = jax.random.split(key, 6)
+    g, spec = state["params"]["G"], state["extra"]["spectral"]
+    real = self.bb.real_views(self._reals(kx, data))
+    fake = self.bb.generate(g, spec["G"], self.bb.mixed_codes(g, kz, self.n, self.hp.style_mixing), kn,
+                            train=False)[0]
+    fake = jax.lax.stop_gradient(fake)
+
+    def loss_fn(d):
+      part = jax.random.randint(kp, (), 0, 4)
+      out_r, s = self.bb.discriminate(d, spec["D"], self._aug(ka, real), train=True, part=part)
+      out_f, s = self.bb.discriminate(d, s, self._aug(jax.random.fold_in(ka, 1), fake), train=True)
+      adv = self._d_adv(kl, out_r["logit"], out_f["logit"])
+      metrics = {"D/adv": adv, "D/real_logit": out_r["logit"].mean(), "D/fake_logit": out_f["logit"].mean()}
+      loss = adv + self._recon(out_r, real, part, metrics)
+      return loss, {**metrics, _AUX: {"spectral": s}}
+
+    return self._step(state, "D", loss_fn)
+
+  def _recon(self, out, real, part, metrics):
+    if "recon" not in out:
+      return 0.0
+    metrics["D/recon"] = fastgan.reconstruction_loss(out["recon"], real[0], part)
+    return self.hp.recon_weight * metrics["D/recon"]
+
+  def d_mix_step(self, state, data, key):
+    """Mixup D step: patch loss on reals and mixed fakes + lambda_D * L^D_dist on the 2N sim pass."""
+    kx, km, kn, ka, kl, kp, k1 = jax.random.split(key, 7)
+    g, spec = state["params"]["G"], state["extra"]["spectral"]
+    real = self.bb.real_views(self._reals(kx, data))
+    c, w, w_mix = self._mix_codes(g, km)
+    images = jax.lax.stop_gradient(
+        self.bb.generate(g, spec["G"], jnp.concatenate([w, w_mix]), kn, train=False)[0])
+    mixes = _tree_slice(images, self.n, 2 * self.n)
+
+    def loss_fn(d):
+      part = jax.random.randint(kp, (), 0, 4)
+      out_r, s = self.bb.discriminate(d, spec["D"], self._aug(ka, real), train=True, part=part)
+      out_m, s = self.bb.discriminate(d, s, self._aug(jax.random.fold_in(ka, 1), mixes), train=True)
+      # One patch map (the same for reals and mixes) per step, chosen uniformly.
+      index = jax.random.randint(k1, (), 0, len(out_r["patches"]))
+      adv = jnp.stack([self._d_adv(kl, pr, pf) for pr, pf in zip(out_r["patches"], out_m["patches"])])[index]
+      metrics = {"D/patch_adv": adv}
+      loss = adv + self._recon(out_r, real, part, metrics)
+      if self.hp.d_dist:
+        out_s, s = self.bb.discriminate(d, s, images, train=True)
+        dist = mixup_distance(mix_feats=out_s["sim"][self.n:], edge_feats=out_s["sim"][:self.n], coeffs=c,
+                              direction=self.hp.kl_direction)
+        metrics["D/mixdl_kl"] = dist
+        loss = loss + self.hp.lambda_d * dist
+      return loss, {**metrics, _AUX: {"spectral": s}}
+
+    return self._step(state, "D", loss_fn)
+
+  def r1_step(self, state, data, key):
+    """Lazy R1 on reals (x gamma/2 x interval); on patch logits averaged per image when MixDL is on."""
+    kx, ka, kp = jax.random.split(key, 3)
+    spec = state["extra"]["spectral"]["D"]
+    real = self._aug(ka, self.bb.real_views(self._reals(kx, data)))
+    scale = 0.5 * self.hp.r1_gamma * self.hp.r1_every
+
+    def loss_fn(d):
+      def logits(x):
+        out = self.bb.discriminate(d, spec, x, train=False)[0]
+        if not self.mixup:
+          return out["logit"]
+        return self._pick_patch(kp, out)(lambda p: p.mean(axis=(1, 2)))
+      r1 = r1_penalty(logits, real) if not isinstance(real, tuple) else r1_penalty(
+          lambda x: logits((x, real[1])), real[0])
+      return scale * r1, {"D/r1": r1}
+
+    return self._step(state, "D", loss_fn)
+
+  def g_step(self, state, data, key):
+    """Plain G step: adversarial loss of ordinary (style-mixed) fakes on the image-level D."""
+    kz, kn, ka = jax.random.split(key, 3)
+    spec = state["extra"]["spectral"]
+
+    def loss_fn(g):
+      fake, _, s = self.bb.generate(g, spec["G"], self.bb.mixed_codes(g, kz, self.n, self.hp.style_mixing), kn,
+                                    train=True)
+      out, _ = self.bb.discriminate(state["params"]["D"], spec["D"], self._aug(ka, fake), train=False)
+      adv = g_loss(self.bb.gan_loss, fake_logits=out["logit"])
+      return adv, {"G/adv": adv, _AUX: {"spectral": s}}
+
+    return self._step(state, "G", loss_fn)
+
+  def g_mix_step(self, state, data, key):
+    """Mixup G step: patch adversarial loss of G(C @ W) + lambda_G * L^G_dist on a fresh batch W'."""
+    km, kd, kn, ka, kp, kl = jax.random.split(key, 6)
+    spec, n = state["extra"]["spectral"], self.n
+
+    def loss_fn(g):
+      c, _, w_adv = self._mix_codes(g, km)
+      codes = [w_adv]
+      if self.hp.g_dist:
+        w_edge = self.bb.codes(g, shard_batch(jax.random.normal(kd, (n, self.bb.z_dim))))
+        codes += [w_edge, c @ w_edge]
+      images, feats, s = self.bb.generate(g, spec["G"], jnp.concatenate(codes), kn, train=True,
+                                          feats=self.hp.g_dist)
+      out, _ = self.bb.discriminate(state["params"]["D"], spec["D"], self._aug(ka, _tree_slice(images, 0, n)),
+                                    train=False)
+      adv = self._pick_patch(kp, out)(lambda p: g_loss(self.bb.gan_loss, fake_logits=p))
+      metrics, loss = {"G/patch_adv": adv}, adv
+      if self.hp.g_dist:
+        # One random layer per mixed sample in {1, ..., L-2} (never the first or the last map).
+        layers = jax.random.randint(kl, (n,), 0, self.bb.num_feats - 2)
+        dist = layerwise_mixup_distance(mix_feats=[f[2 * n:] for f in feats[1:-1]],
+                                        edge_feats=[f[n:2 * n] for f in feats[1:-1]],
+                                        coeffs=c, layers=layers, direction=self.hp.kl_direction)
+        metrics["G/mixdl_kl"] = dist
+        loss = loss + self.hp.lambda_g * dist
+      return loss, {**metrics, _AUX: {"spectral": s}}
+
+    return self._step(state, "G", loss_fn)
+
+  def pl_step(self, state, data, key):
+    """StyleGAN2 path-length regularisation: E(|J_w^T y| - a)^2, a = running mean (decay pl_decay)."""
+    kz, kn, ky = jax.random.split(key, 3)
+    n = max(1, self.n // self.hp.pl_batch_shrink)
+    pl_mean = state["extra"]["pl_mean"]
+
+    def loss_fn(g):
+      ws = self.bb.mixed_codes(g, kz, n, self.hp.style_mixing)
+      if ws.ndim == 2:
+        ws = jnp.broadcast_to(ws[:, None], (n, self.bb.num_ws, ws.shape[-1]))
+      synth = lambda w: self.bb.generate(g, {}, w, kn, train=False)[0]
+      images, vjp = jax.vjp(synth, ws)
+      noise = jax.random.normal(ky, images.shape) / jnp.sqrt(images.shape[1] * images.shape[2])
+      (grad,) = vjp(noise)
+      lengths = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grad), axis=2), axis=1))
+      new_mean = jax.lax.stop_gradient(pl_mean + self.hp.pl_decay * (jnp.mean(lengths) - pl_mean))
+      penalty = jnp.mean(jnp.square(lengths - new_mean))
+      loss = self.hp.pl_weight * self.hp.pl_every * penalty
+      return loss, {"G/pl": penalty, "G/pl_mean": new_mean, _AUX: {"pl_mean": new_mean}}
+
+    return self._step(state, "G", loss_fn)
+
+  def phases(self):
+    hp, ema = self.hp, {"G": self.hp.ema_decay}
+    k = hp.mixup_every if self.mixup else 1
+    plain = [o for o in range(k) if not (self.mixup and o == 0)]
+    suffix = lambda o: "" if len(plain) == 1 else str(o)
+    phases = [Phase("D" + suffix(o), self.d_step, every=k, offset=o) for o in plain]
+    if self.mixup:
+      phases.append(Phase("D_mix", self.d_mix_step, every=k, offset=0))
+    if hp.r1_gamma > 0:
+      phases.append(Phase("D_r1", self.r1_step, every=hp.r1_every))
+    phases += [Phase("G" + suffix(o), self.g_step, every=k, offset=o, ema=ema) for o in plain]
+    if self.mixup:
+      phases.append(Phase("G_mix", self.g_mix_step, every=k, offset=0, ema=ema))
+    if hp.pl_weight > 0 and isinstance(self.bb, StyleGAN2Backbone):
+      phases.append(Phase("G_pl", self.pl_step, every=hp.pl_every))
+    return phases
+
+  # ---- sampling ------------------------------------------------------------------------------------
+  def sampling_params(self, state):
+    params = {"G": state["ema"]["G"]}
+    if jax.tree.leaves(state["extra"]["spectral"]["G"]):
+      params["G_spectral"] = state["extra"]["spectral"]["G"]
+    return params
+
+  def sample(self, params, key, n):
+    kz, kn = jax.random.split(key)
+    z = jax.random.normal(kz, (n, self.bb.z_dim))
+    g = params["G"]
+    images = self.bb.generate(g, params.get("G_spectral", {}), self.bb.codes(g, z), kn, train=False)[0]
+    return jnp.clip(self.bb.image(images), -1.0, 1.0)
+
+  def interpolate(self, params, key, n, ts):
+    """Latent paths for PPL: [n, len(ts), H, W, C] in [-1, 1], lerp in W (StyleGAN2) or slerp in z
+    (FastGAN), with the same noise inputs along each path."""
+    k0, k1, kn = jax.random.split(key, 3)
+    g, spec = params["G"], params.get("G_spectral", {})
+    z0, z1 = (jax.random.normal(k, (n, self.bb.z_dim)) for k in (k0, k1))
+    if isinstance(self.bb, StyleGAN2Backbone):
+      a, b = self.bb.codes(g, z0), self.bb.codes(g, z1)
+      path = lambda t: a + t * (b - a)
+    else:
+      cos = jnp.sum(z0 * z1, -1, keepdims=True) / (jnp.linalg.norm(z0, axis=-1, keepdims=True)
+                                                   * jnp.linalg.norm(z1, axis=-1, keepdims=True))
+      omega = jnp.arccos(jnp.clip(cos, -1 + 1e-6, 1 - 1e-6))
+      path = lambda t: (jnp.sin((1 - t) * omega) * z0 + jnp.sin(t * omega) * z1) / jnp.sin(omega)
+    frames = [self.bb.image(self.bb.generate(g, spec, path(float(t)), kn, train=False)[0]) for t in ts]
+    return jnp.clip(jnp.stack(frames, axis=1), -1.0, 1.0)
+
+
+# ---- preset helpers (experiments/configs/mixdl_*.py) --------------------------------------------------
+def set_mixdl(c: ml_collections.ConfigDict, enabled: bool) -> ml_collections.ConfigDict:
+  """Turns both distance terms (and so the mixup steps) on or off: the `_nomixdl` twins."""
+  c.mixdl.g_dist = c.mixdl.d_dist = enabled
+  return c
+
+
+def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The reduced form every preset's `test` arg gives: the same backbone and phases at width 8, 32 px,
+  batch 4, on scikit-learn's digits (no download), 2 steps, every schedule hit at least once."""
+  c.data = configs.data_defaults(source="builtin:digits", resolution=32, channels=3, shots=10)
+  if c.model.backbone == "stylegan2":
+    c.model.G.update(z_dim=16, w_dim=16, n_mlp=2, channel_base=256, channel_max=16)
+    c.model.D.update(channel_base=256, channel_max=16, proj_dim=0)
+  else:
+    c.model.G.update(z_dim=16, width=8)
+    c.model.D.update(width=8, proj_dim=16)
+  c.batch_size = 4
+  c.mixdl.update(r1_every=2, pl_every=2)
+  c.total_steps = 2
+  c.log_every = c.sample_every = c.ckpt_every = 2
+  c.num_samples = 4
+  c.evals = {}
+  return c

@@ -1,0 +1,14 @@
+"""mixdl_sketches10_nomixdl: the twin of mixdl_sketches10 without MixDL: the same backbone, data, seeds and
+schedule, with both distance terms off and so no mixup steps (paper Table 5, row "none").
+
+Command:  python experiments/run.py --config=mixdl_sketches10_nomixdl[:args of mixdl_sketches10]
+Expected: FID 94.2 / LPIPS 0.435 (Table 1, StyleGAN2).
+Reduced:  :test (tests/test_mixdl_presets.py).
+"""
+
+from fsgen import configs
+from fsgen.methods import mixdl
+
+
+def get_config(arg=None):
+  return mixdl.set_mixdl(configs.load("mixdl_sketches10" + (":" + arg if arg else "")), False)

@@ -1,0 +1,18 @@
+"""adaimle_panda100_cpu: Adaptive IMLE on 100-shot Panda at 32x32, sized for a 2-core CPU.
+
+Command:  python experiments/run.py --config=adaimle_panda100_cpu:data_root=../shared/data
+Data:     DATA_ROOT/panda100/img/* (100 images), resized to 32 px, no augmentation.
+Setting:  the official panda settings (gamma 0.01, staleness 5, force_resample 30, batch 4, AdamW betas
+          0.9/0.9, wd 0.01, 100-step warm-up) at CPU size: generator width 32 with 2 blocks per resolution
+          (1..32 px, 14 blocks), z 128, tanh-GELU; L = LPIPS-AlexNet + 0.1 pixel MSE at 32 px; pool 10 x n
+          (1,000 samples; the paper uses 100-200 x n); lr 2e-4 (the fewshot default); EMA 0.999; 2,500 steps
+          (100 epochs); samples and evaluation from the raw generator, as the official code.
+Cost:     measured in the README's reproduction table (about 20-30 minutes on the shared 2-core CPU).
+Reduced:  --config=adaimle_panda100_cpu:test runs 2 steps on 16 px digits (used by the tests).
+"""
+
+from fsgen.methods import adaptive_imle
+
+
+def get_config(arg=None):
+  return adaptive_imle.cpu_config(arg, adaptive=True)

@@ -1,0 +1,18 @@
+"""imle_dog: plain IMLE (Adaptive IMLE with the adaptive test off) on AnimalFace Dog, 256x256, the official code's settings.
+
+Command:  python experiments/run.py --config=imle_dog:data_root=DATASETS
+Data:     DATASETS/dog/img/* (389 images; the official ./datasets/<name>/img layout), resized to 256 px,
+          no augmentation.
+Setting:  official `--hps fewshot` generator (1024-d z, 8-layer mapping, 28 blocks of width 384, spatial
+          noise 1..256 px); L = LPIPS-VGG + 0.1 pixel MSE; pool 100 x n; re-match every force_resample = 15 epochs;
+          AdamW(lr 0.0001, betas 0.9/0.9, wd 0.01), 100-step warm-up, batch 4, EMA 0.9999; train-set
+          FID of 5n samples from the raw model (the official protocol) every 2,500 steps.
+Cost:     GPU only: the official run took ~0.34 s/iteration plus ~100 s per pool on 2x RTX 3090; 70k steps.
+Reduced:  --config=imle_dog:test runs 2 steps on 16 px digits (used by the tests).
+"""
+
+from fsgen.methods import adaptive_imle
+
+
+def get_config(arg=None):
+  return adaptive_imle.paper_config("dog", arg, adaptive=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import pathlib
 import time
 
 import jax
@@ -106,16 +107,17 @@ def dataset_key(images: np.ndarray, size: int) -> str:
 
 
 def reference_features(images: np.ndarray, name: str = "data", size: int = FID_SIZE, batch: int = 50,
-                       cache: bool = True) -> np.ndarray:
+                       cache: bool = True, directory=None) -> np.ndarray:
   """Pool3 features of a real image set [N, H, W, C] uint8, cached on disk.
 
   The cache file is $FSGEN_ASSETS/stats/{name}-{N}x{H}x{W}x{C}-s{size}-{hash}.npz: one file per dataset,
   split and resolution (the hash covers the pixels, so a changed subset never reuses stale features).
-  It holds the features, their mean and covariance (float64), and a JSON note.
+  It holds the features, their mean and covariance (float64), and a JSON note. `directory` replaces
+  $FSGEN_ASSETS/stats.
   """
   images = np.asarray(images)
   n, h, w, c = images.shape
-  path = (assets.cache_dir() / "stats" /
+  path = ((pathlib.Path(directory) if directory is not None else assets.cache_dir() / "stats") /
           f"{name}-{n}x{h}x{w}x{c}-s{size}-{dataset_key(images, size)}.npz")
   if cache and path.exists():
     with np.load(path) as z:

@@ -1,0 +1,14 @@
+"""mixdl_panda10_cpu_nomixdl: the twin of mixdl_panda10_cpu without MixDL: the same backbone, data, seeds and
+schedule, with both distance terms off and so no mixup steps (paper Table 5, row "none").
+
+Command:  python experiments/run.py --config=mixdl_panda10_cpu_nomixdl[:args of mixdl_panda10_cpu]
+Expected: see experiments/reproduce/mixdl.py.
+Reduced:  :test (tests/test_mixdl_presets.py).
+"""
+
+from fsgen import configs
+from fsgen.methods import mixdl
+
+
+def get_config(arg=None):
+  return mixdl.set_mixdl(configs.load("mixdl_panda10_cpu" + (":" + arg if arg else "")), False)

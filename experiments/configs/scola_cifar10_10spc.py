@@ -1,0 +1,12 @@
+"""scola_cifar10_10spc: sCOLA on 10 CIFAR-10 images per class (paper Table 2); see scola_cifar10.
+
+Command:  python experiments/run.py --config=scola_cifar10_10spc --workdir=runs/scola_cifar10_10spc
+Data, setting, cost, expected accuracy: scola_cifar10 with spc=10. Args: seed=S, test.
+Reduced:  `test` switches the source to builtin:digits (no download), tiny nets, 2 steps.
+"""
+
+from fsgen import configs
+
+
+def get_config(arg=None):
+  return configs.load(f"scola_cifar10:spc=10,{arg or ''}")

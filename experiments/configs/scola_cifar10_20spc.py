@@ -1,0 +1,12 @@
+"""scola_cifar10_20spc: sCOLA on 20 CIFAR-10 images per class (paper Table 2); see scola_cifar10.
+
+Command:  python experiments/run.py --config=scola_cifar10_20spc --workdir=runs/scola_cifar10_20spc
+Data, setting, cost, expected accuracy: scola_cifar10 with spc=20. Args: seed=S, test.
+Reduced:  `test` switches the source to builtin:digits (no download), tiny nets, 2 steps.
+"""
+
+from fsgen import configs
+
+
+def get_config(arg=None):
+  return configs.load(f"scola_cifar10:spc=20,{arg or ''}")

@@ -1,0 +1,12 @@
+"""scola_fmnist_5spc_cpu: sCOLA on 5 Fashion-MNIST images per class on the CPU; see scola_fmnist_cpu.
+
+Command:  python experiments/run.py --config=scola_fmnist_5spc_cpu --workdir=runs/scola_fmnist_5spc_cpu
+Data, setting, cost, expected: scola_fmnist_cpu with spc=5. Args: seed=S, test.
+Reduced:  `test` switches the source to builtin:digits, tiny nets, 2 steps.
+"""
+
+from fsgen import configs
+
+
+def get_config(arg=None):
+  return configs.load(f"scola_fmnist_cpu:spc=5,{arg or ''}")

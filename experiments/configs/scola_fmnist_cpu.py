@@ -1,0 +1,34 @@
+"""scola_fmnist_cpu: sCOLA on k labelled Fashion-MNIST images per class, sized for the 2-core CPU (the
+small-sample classification of paper Sec. 6). Named presets: scola_fmnist_{5,10,20}spc_cpu.
+
+Command:  python experiments/run.py --config=scola_fmnist_20spc_cpu --workdir=runs/scola_fmnist_20spc_cpu
+          (all sizes, 3 seeds and the classifiers: python experiments/reproduce/cola.py)
+Data:     idx:../shared/data/fashion_mnist (run from the repository root), k images per class chosen by
+          data.subset_seed = seed, 28x28x1; test accuracy on the 10,000 t10k images.
+Setting:  the paper's Step II (B.2) unchanged: one-hot class parts, InfoGAN generator (width 64),
+          d = 64, Laplacian-pyramid loss, Adam 1e-3 / 1e-2, x0.5 every 50 epochs, 500 epochs, batch
+          min(128, 10k). Classification: ResNet-20 with the B.3 schedule (180 epochs, lr 0.1 x0.5 every
+          30) but 2 steps per epoch (= one pass over the 20-spc set, the same for every k) and 500
+          generated images per class.
+Cost:     generator: 500 (5 spc) or 1,000 (10, 20 spc) steps; classifiers 3 x 360 steps. Measured in
+          experiments/reproduce/cola.py's docstring: the preset (generator) takes at most 30 min per seed.
+Expected: Mix >= real-only accuracy at 5-20 images per class (the paper's claim on CIFAR-10).
+Reduced:  `test` switches the source to builtin:digits (2 per class, 16 px), tiny nets, 2 steps.
+"""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import scola_cifar10  # noqa: E402  (the shared sCOLA builder)
+
+from fsgen import classify, configs  # noqa: E402
+
+DATA = "idx:../shared/data/fashion_mnist"
+
+
+def get_config(arg=None):
+  args = configs.parse_arg(arg, spc=20, seed=0, test=False)
+  cls = classify.default_config(test_source=DATA + ":t10k", steps_per_epoch=2, gen_per_class=500)
+  return scola_cifar10.scola_config(args, source=DATA, test_source=DATA + ":t10k", resolution=28, channels=1,
+                                    classify_cfg=cls)

@@ -1,0 +1,193 @@
+"""COLA / sCOLA: Step I phase (Hungarian table updates, alternating epochs, 1 vs 4 devices), Step II
+(joint G + code updates, renormalisation onto the spheres), Step III sampling, every preset for 2 steps."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fsgen import configs, data as fsdata, methods, train
+from fsgen.methods import cola, cola_encoder, scola
+
+
+def _leaves_equal(a, b):
+  la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+  return len(la) == len(lb) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
+
+
+def _quiet(c, **overrides):
+  c.devices, c.progress = 1, False
+  for k, v in overrides.items():
+    c[k] = v
+  return c
+
+
+def _toy_data(n=24, res=16, ch=1, classes=4, seed=0):
+  rng = np.random.default_rng(seed)
+  return {"images": jnp.asarray(rng.integers(0, 256, (n, res, res, ch)), jnp.uint8),
+          "labels": jnp.asarray(np.arange(n) % classes, jnp.int32)}
+
+
+# ---- Step I -------------------------------------------------------------------------------------------
+
+def test_gmm_targets_on_sphere_and_one_hot_when_sigma_zero():
+  t, mu = cola_encoder.gmm_targets(jax.random.key(0), 500, 5)
+  np.testing.assert_allclose(np.linalg.norm(np.asarray(t), axis=-1), 1.0, atol=1e-6)
+  assert set(np.unique(np.asarray(t))) == {0.0, 1.0}
+  counts = np.bincount(np.asarray(cola_encoder.cluster_labels(t, mu)), minlength=5)
+  assert counts.min() > 60  # Categorical(1/K): roughly balanced
+  t2, _ = cola_encoder.gmm_targets(jax.random.key(0), 50, 5, means="uniform", sigma=0.05)
+  np.testing.assert_allclose(np.linalg.norm(np.asarray(t2), axis=-1), 1.0, atol=1e-5)
+
+
+def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices(tmp_path):
+  """Through the loop: 40 images, batch 8, so steps 1-5 are the assignment epoch and 6-7 rotation steps.
+  The Hungarian callback inside the jitted step must see the whole batch when it is sharded."""
+  c = _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=7, log_every=1)
+  r1 = train.train_and_evaluate(c, tmp_path / "one")
+  lines = [json.loads(l) for l in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
+  lines = {l["step"]: l for l in lines if "E/assign_loss" in l}
+  assert all(lines[s]["E/assign_loss"] > 0 and lines[s]["E/rot_loss"] == 0 for s in range(1, 6))
+  assert all(lines[s]["E/rot_loss"] > 0 and lines[s]["E/assign_loss"] == 0 for s in (6, 7))
+  assert all(0 < lines[s]["E/cluster_acc"] <= 1 for s in lines)
+  # The target table is permuted, never changed: the same multiset of rows as Algorithm 2 drew.
+  method = cola_encoder.Method(c)
+  ds = fsdata.load(c.data)
+  init = method.init(jax.random.split(jax.random.key(c.seed), 4)[0], {"images": jnp.asarray(ds.images)})
+  before, after = np.asarray(init["extra"]["targets"]), np.asarray(r1.state["extra"]["targets"])
+  assert sorted(map(tuple, before)) == sorted(map(tuple, after)) and not np.array_equal(before, after)
+  assert not _leaves_equal(init["params"]["E"], r1.state["params"]["E"])
+  r4 = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=7, devices=4),
+                                tmp_path / "four")
+  np.testing.assert_array_equal(after, np.asarray(r4.state["extra"]["targets"]))
+  diffs = [np.max(np.abs(np.asarray(a) - np.asarray(b)))
+           for a, b in zip(jax.tree.leaves(r1.state["params"]), jax.tree.leaves(r4.state["params"]))]
+  assert max(diffs) < 1e-3
+  assert r4.state["params"]["E"]["embed"]["kernel"].sharding.num_devices == 4
+  # Step II from this Step I: the cluster of each code is the Step-I cluster of its image.
+  two = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=2,test"),
+                                        init_from=str(tmp_path / "one")), tmp_path / "two")
+  expected = cola_encoder.cluster_labels(r1.state["extra"]["targets"], r1.state["extra"]["means"])
+  np.testing.assert_array_equal(np.asarray(two.state["extra"]["labels"]), np.asarray(expected))
+  assert two.trace_counts == {"GZ": 1, "epoch_end": 1}
+
+
+# ---- Step II / III ------------------------------------------------------------------------------------
+
+def _scola(generator="infogan"):
+  c = configs.load("scola_fmnist_5spc_cpu:test")
+  c.cola.generator = generator
+  c.cola.clusters = 4
+  return c
+
+
+@pytest.mark.parametrize("generator", ["infogan", "cgan"])
+def test_step_two_updates_generator_and_only_the_batch_codes(generator):
+  c = _scola(generator)
+  method = scola.Method(c)
+  data = _toy_data(n=20)
+  state = {**method.init(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
+  z0 = np.asarray(state["params"]["Z"])
+  k = c.cola.clusters
+  np.testing.assert_allclose(z0[:, :k], np.eye(k)[np.arange(20) % k])  # sCOLA: one-hot class parts
+  new, m = jax.jit(method.gz_step)(state, data, jax.random.key(1))
+  z1 = np.asarray(new["params"]["Z"])
+  moved = np.abs(z1 - z0).sum(-1) > 0
+  # First Adam step: rows outside the batch have zero moments, so exactly the batch's rows move.
+  assert moved.sum() == c.batch_size
+  assert not _leaves_equal(new["params"]["G"], state["params"]["G"])
+  assert int(new["opt"]["Z"][0].count) == 1 and float(m["G/rec"]) > 0
+  if generator == "cgan":
+    assert not _leaves_equal(new["batch_stats"]["G"], state["batch_stats"]["G"])
+
+
+def test_epoch_end_puts_codes_back_on_their_spheres():
+  c = _scola()
+  method = scola.Method(c)
+  data = _toy_data(n=20)
+  state = {**method.init(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
+  k = c.cola.clusters
+  off = state["params"]["Z"] * jnp.linspace(0.5, 2.0, 20)[:, None]
+  state = {**state, "params": {**state["params"], "Z": off}}
+  phase = jax.jit(method.epoch_end_step)
+  same, _ = phase(state, data, jax.random.key(0))  # step 0 of a 3-step epoch: nothing happens
+  np.testing.assert_array_equal(np.asarray(same["params"]["Z"]), np.asarray(off))
+  done, m = phase({**state, "step": jnp.full((), 2, jnp.int32)}, data, jax.random.key(0))
+  z = np.asarray(done["params"]["Z"])
+  np.testing.assert_allclose(np.linalg.norm(z[:, :k], axis=-1), 1.0, atol=1e-6)
+  np.testing.assert_allclose(np.linalg.norm(z[:, k:], axis=-1), 1.0, atol=1e-6)
+  np.testing.assert_allclose(np.linalg.norm(z, axis=-1), np.sqrt(2.0), atol=1e-6)  # Algorithm 1, not Eq. 3
+  assert float(m["Z/class_norm_dev"]) < 1e-6
+  # The refit follows the renormalised codes.
+  np.testing.assert_allclose(np.asarray(done["extra"]["mixture"]["mean"][1]), z[1::k].mean(0), atol=1e-5)
+
+
+def test_per_cluster_sampling_draws_from_the_right_gaussian():
+  rng = np.random.default_rng(0)
+  means = np.array([[5.0, 0.0, 0.0], [0.0, -5.0, 0.0], [0.0, 0.0, 5.0]])
+  scales = np.array([[1.0, 0.2, 0.2], [0.2, 2.0, 0.2], [0.5, 0.5, 0.5]])
+  labels = np.repeat(np.arange(3), [400, 300, 500])
+  z = means[labels] + scales[labels] * rng.normal(size=(1200, 3))
+  mix = cola.fit_gaussians(jnp.asarray(z, jnp.float32), jnp.asarray(labels), 3, ridge=1e-4)
+  for c in range(3):
+    members = z[labels == c]
+    np.testing.assert_allclose(np.asarray(mix["mean"][c]), members.mean(0), atol=1e-4)
+    s = np.asarray(cola.sample_codes(mix, jax.random.key(c), 4000, jnp.full((4000,), c), renormalise_blocks=False))
+    np.testing.assert_allclose(s.mean(0), members.mean(0), atol=4 * scales[c].max() / np.sqrt(4000) * 3)
+    np.testing.assert_allclose(np.cov(s.T), np.cov(members.T), atol=0.1 * scales[c].max() ** 2)
+    np.testing.assert_allclose(s.std(0), scales[c], rtol=0.15)
+  # Uniform mixture: every cluster about equally often, whatever its size (400/300/500 codes).
+  s = np.asarray(cola.sample_codes(mix, jax.random.key(9), 6000, None, renormalise_blocks=False))
+  nearest = np.argmin(((s[:, None] - means[None]) ** 2).sum(-1), -1)
+  np.testing.assert_allclose(np.bincount(nearest) / 6000, 1 / 3, atol=0.03)
+  # Singular class covariance (2 codes in 3-D) stays finite thanks to the ridge.
+  tiny = cola.fit_gaussians(jnp.asarray(z[:2], jnp.float32), jnp.zeros(2, jnp.int32), 1, ridge=1e-4)
+  assert np.all(np.isfinite(np.asarray(tiny["chol"])))
+
+
+def test_sample_renormalises_blocks_and_sample_cluster_uses_one_class():
+  c = _scola()
+  method = scola.Method(c)
+  data = _toy_data(n=20)
+  state = method.init(jax.random.key(0), data)
+  params = method.sampling_params(state)
+  imgs = jax.jit(method.sample, static_argnums=2)(params, jax.random.key(0), 6)
+  assert imgs.shape == (6, 16, 16, 1) and float(jnp.abs(imgs).max()) <= 1.0
+  z = cola.sample_codes(params["mixture"], jax.random.key(1), 50, jnp.full((50,), 2), k=4)
+  np.testing.assert_allclose(np.linalg.norm(np.asarray(z[:, :4]), axis=-1), 1.0, atol=1e-5)
+  assert np.all(np.argmax(np.asarray(z[:, :4]), -1) == 2)  # class 2's codes stay near e_2
+
+
+# ---- Presets: all of them, 2 steps at reduced size ----------------------------------------------------
+
+SCOLA = ["scola_cifar10", "scola_fmnist_cpu"] + [f"scola_cifar10_{k}spc" for k in (5, 10, 20, 50, 100)] + [
+    f"scola_fmnist_{k}spc_cpu" for k in (5, 10, 20)]
+
+
+def test_cifar_and_stl_cola_presets_run_two_steps(tmp_path):
+  # cola_fmnist_cpu runs in the Step-I test above.
+  for name in ("cola_cifar10", "cola_stl10"):
+    one = train.train_and_evaluate(_quiet(configs.load(f"{name}:stage=1,test")), tmp_path / name / "1")
+    assert one.step == 2 and (tmp_path / name / "1" / "export").exists()
+    two = train.train_and_evaluate(_quiet(configs.load(f"{name}:stage=2,test"),
+                                          init_from=str(tmp_path / name / "1")), tmp_path / name / "2")
+    assert two.step == 2 and (tmp_path / name / "2" / "samples" / "step_0000002.png").exists()
+
+
+def test_all_scola_presets_run_two_steps(tmp_path):
+  for name in SCOLA:
+    c = _quiet(configs.load(f"{name}:test"))
+    assert c.method == "scola" and c.classify.test_source
+    r = train.train_and_evaluate(c, tmp_path / name)
+    assert r.step == 2 and (tmp_path / name / "samples" / "step_0000002.png").exists()
+  base = configs.load("scola_cifar10:spc=20")
+  assert configs.load("scola_cifar10_20spc").to_dict() == base.to_dict()
+  assert configs.load("scola_fmnist_5spc_cpu").data.shots == 5
+
+
+def test_cola_without_step_one_is_a_clear_error():
+  c = configs.load("cola_fmnist_cpu:stage=2,test")
+  with pytest.raises(ValueError, match="needs config.init_from = a cola_encoder workdir"):
+    methods.build(c).init(jax.random.key(0), _toy_data())

@@ -247,9 +247,9 @@ def test_cas_learns_from_real_labels_and_not_from_shuffled():
   y = np.frombuffer(gzip.open(shared_path("fashion_mnist", "t10k-labels-idx1-ubyte.gz")).read(), np.uint8,
                     offset=8)[:2000].astype(np.int32)
   key = jax.random.key(0)
-  good = cas.cas(x[:1000], y[:1000], x[1000:], y[1000:], 10, key, steps=120, batch=32, width=8)
+  good = cas.cas(x[:1000], y[:1000], x[1000:], y[1000:], 10, key, steps=300, batch=32, width=16)
   bad = cas.cas(x[:1000], np.random.default_rng(0).permutation(y[:1000]), x[1000:], y[1000:], 10, key,
-                steps=120, batch=32, width=8)
+                steps=300, batch=32, width=16)
   print(f"CAS real labels {good:.3f}, shuffled {bad:.3f}")
   assert good > 0.6 and bad < 0.3
 

@@ -95,14 +95,15 @@ def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: 
   evaluators = fsmetrics.build_all(evals, dataset)
   key = jax.random.key(seed)
   results, seconds = {}, {}
-  for i, (name, ev) in enumerate(evaluators.items()):
+  for name, ev in evaluators.items():
     fn = sample_fn
     if name == "cas":
       if not hasattr(method, "sample_labelled"):
         raise ValueError(f"cas needs a labelled sampler: method {config.method!r} has no sample_labelled")
       fn = lambda k, n_: method.sample_labelled(params, k, n_)  # noqa: E731
     t0 = time.time()
-    results[name] = ev.run(fn, jax.random.fold_in(key, i))
+    # One key for all: fid, kid and pr then share one pass of generated features (see inception.py).
+    results[name] = ev.run(fn, key)
     seconds[name] = round(time.time() - t0, 2)
   out = {**results, "meta": {"workdir": str(wd), "method": config.method, "data": config.data.source,
                              "train_images": len(dataset), "seed": seed, "seconds": seconds,

@@ -263,3 +263,18 @@ def test_build_all_makes_every_evaluator():
   assert evs["nn"].every == 5 and evs["cas"].every == 7
   with pytest.raises(ValueError, match="unknown space"):
     nn.Evaluator(dataset, space="nope")
+
+
+def test_generated_features_are_shared_between_evaluators_with_the_same_sampler(fmnist_mnist_features):
+  images = fmnist_mnist_features["half1_images"][:100]
+  calls = []
+
+  def sample_fn(key, n):
+    calls.append(n)
+    return _sampler(images)(key, n)
+
+  a = inception.generated_features(sample_fn, jax.random.key(3), 100, SMALL, 100)
+  b = inception.generated_features(sample_fn, jax.random.key(3), 100, SMALL, 100)
+  assert calls == [100] and a is b
+  inception.generated_features(sample_fn, jax.random.key(4), 100, SMALL, 100)
+  assert calls == [100, 100]

@@ -11,10 +11,10 @@ from fsgen.nets import fastgan as fg
 KEY = jax.random.key(0)
 
 
-@pytest.mark.parametrize("res", [32, 64])
+@pytest.mark.parametrize("res", [32])
 def test_generator_and_discriminator_shapes(res):
   g = fg.Generator(resolution=res, z_dim=8, width=4)
-  vg = g.init({"params": KEY, "noise": KEY}, jnp.zeros((2, 8)))
+  vg = jax.jit(g.init)({"params": KEY, "noise": KEY}, jnp.zeros((2, 8)))
   assert set(vg) == {"params", fg.SPECTRAL}
   (big, small), feats = jax.jit(lambda v, z: g.apply(v, z, False, True, rngs={"noise": KEY}))(
       vg, jax.random.normal(KEY, (3, 8)))
@@ -22,7 +22,7 @@ def test_generator_and_discriminator_shapes(res):
   assert len(feats) == g.num_feats and feats[-1].shape[1] == res
   assert float(jnp.abs(big).max()) <= 1.0
   d = fg.Discriminator(resolution=res, width=4, proj_dim=6)
-  vd = d.init(KEY, (big, small), False, 0)
+  vd = jax.jit(lambda k, x: d.init(k, x, False, 0))(KEY, (big, small))
   out = jax.jit(lambda v, x: d.apply(v, x, False, 3))(vd, (big, small))
   assert out["logit"].shape == (3, 50) and out["sim"].shape == (3, 6)
   assert [p.shape[1] for p in out["patches"]] == [32, 16]
@@ -35,13 +35,14 @@ def test_spectral_norm_statistics_update_only_when_training():
   conv = fg.SNConv(5, 3)
   x = jax.random.normal(KEY, (2, 6, 6, 4))
   v = conv.init(KEY, x, False)
-  w = np.asarray(v["params"]["layer_instance"]["kernel"]).reshape(-1, 5)
+  w = np.asarray(v["params"]["Conv_0"]["kernel"]).reshape(-1, 5)
   _, frozen = conv.apply(v, x, False, mutable=[fg.SPECTRAL])
   assert jax.tree.all(jax.tree.map(np.array_equal, frozen[fg.SPECTRAL], v[fg.SPECTRAL]))
   stats = v[fg.SPECTRAL]
+  update = jax.jit(lambda s: conv.apply({"params": v["params"], fg.SPECTRAL: s}, x, True,
+                                        mutable=[fg.SPECTRAL])[1][fg.SPECTRAL])
   for _ in range(30):  # power iteration converges to the top singular value
-    _, upd = conv.apply({"params": v["params"], fg.SPECTRAL: stats}, x, True, mutable=[fg.SPECTRAL])
-    stats = upd[fg.SPECTRAL]
+    stats = update(stats)
   sigmas = [float(leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(stats)[0] if "sigma" in str(path)]
   np.testing.assert_allclose(sigmas[0], np.linalg.svd(w, compute_uv=False)[0], rtol=1e-3)
 

@@ -17,14 +17,14 @@ def _g(res=32):
 
 def test_generator_shapes_codes_and_features():
   g = _g()
-  v = g.init({"params": KEY, "noise": KEY}, jnp.zeros((1, 8)))
+  v = jax.jit(g.init)({"params": KEY, "noise": KEY}, jnp.zeros((1, 8)))
   z = jax.random.normal(KEY, (3, 8))
   fn = jax.jit(lambda v, z: g.apply(v, z, True, rngs={"noise": KEY}))
   img, feats = fn(v, z)
   assert img.shape == (3, 32, 32, 3) and g.num_ws == 8 and g.num_feats == 7 == len(feats)
   assert [f.shape[1] for f in feats] == [4, 8, 8, 16, 16, 32, 32]
   # A [B, W] code equals the same code broadcast to every layer (same noise key).
-  w = g.apply(v, z, method="map")
+  w = jax.jit(lambda v, z: g.apply(v, z, method="map"))(v, z)
   ws = jnp.broadcast_to(w[:, None], (3, g.num_ws, 8))
   synth = jax.jit(lambda v, c: g.apply(v, c, method="synthesize", rngs={"noise": KEY}))
   np.testing.assert_allclose(synth(v, w), synth(v, ws), atol=1e-6)
@@ -66,7 +66,7 @@ def test_minibatch_stddev_groups_like_rosinality():
 def test_discriminator_outputs(res, n_patches):
   d = sg.Discriminator(resolution=res, channel_base=128, channel_max=8)
   x = jax.random.normal(KEY, (4, res, res, 3))
-  v = d.init(KEY, x)
+  v = jax.jit(d.init)(KEY, x)
   out = jax.jit(d.apply)(v, x)
   assert out["logit"].shape == (4,) and out["sim"].shape == (4, 8)
   assert len(out["patches"]) == n_patches

@@ -14,9 +14,11 @@ set named by config.classify.test_source.
 
 from __future__ import annotations
 
-import ml_collections
+import functools
+
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -102,14 +104,24 @@ def train_classifier(key, cfg, num_classes: int, *, real=None, generated=None, m
   return model, {"params": state["params"], "batch_stats": state["batch_stats"]}
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _predict(model, variables, x):
+  return jnp.argmax(model.apply(variables, x, train=False), -1)
+
+
 def accuracy(model, variables, images, labels, batch: int = 500) -> float:
-  """Top-1 accuracy on images (uint8 [N, H, W, C] or float in [-1, 1]) with labels int [N]."""
-  predict = jax.jit(lambda v, x: jnp.argmax(model.apply(v, x, train=False), -1))
+  """Top-1 accuracy on images (uint8 [N, H, W, C] or float in [-1, 1]) with labels int [N].
+
+  The last batch is padded to `batch` so one compiled program serves every batch.
+  """
   hits = 0
   for i in range(0, len(images), batch):
     x = images[i:i + batch]
     x = fsdata.to_float(jnp.asarray(x)) if x.dtype == np.uint8 else jnp.asarray(x, jnp.float32)
-    hits += int(jnp.sum(predict(variables, x) == jnp.asarray(labels[i:i + batch])))
+    n = x.shape[0]
+    if n < batch and len(images) > batch:
+      x = jnp.concatenate([x, jnp.zeros((batch - n,) + x.shape[1:], x.dtype)])
+    hits += int(jnp.sum(_predict(model, variables, x)[:n] == jnp.asarray(labels[i:i + n])))
   return hits / len(images)
 
 

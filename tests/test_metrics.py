@@ -278,3 +278,29 @@ def test_generated_features_are_shared_between_evaluators_with_the_same_sampler(
   assert calls == [100] and a is b
   inception.generated_features(sample_fn, jax.random.key(4), 100, SMALL, 100)
   assert calls == [100, 100]
+
+
+def test_precision_recall_evaluator_on_vgg_features(photos64):
+  panda, anime = photos64
+  train = types.SimpleNamespace(images=panda, labels=None)
+  ev = pr.Evaluator(train, n=8, k=3, features="vgg", size=32, batch=8)
+  same = ev.run(_sampler(panda), jax.random.key(0))
+  assert same == {"precision": 1.0, "recall": 1.0}
+  other = ev.run(_sampler(anime), jax.random.key(0))
+  assert other["precision"] < 1.0 or other["recall"] < 1.0
+
+
+@pytest.mark.slow
+def test_fid_kid_at_299_px_fashion_mnist_halves_vs_mnist():
+  """The FID protocol itself (299 px, clean-fid resize) on 250 images per set: about 15 min on 2 cores."""
+  fm, mn = _idx("fashion_mnist", "t10k-images-idx3-ubyte.gz"), _idx("mnist", "t10k-images-idx3-ubyte.gz")
+  rng = np.random.default_rng(0)
+  perm = rng.permutation(len(fm))
+  n = 250
+  f1, f2 = inception.features(fm[perm[:n]]), inception.features(fm[perm[n:2 * n]])
+  f3 = inception.features(mn[rng.permutation(len(mn))[:n]])
+  halves, cross = fid.fid_from_features(f1, f2), fid.fid_from_features(f1, f3)
+  kh, kc = kid.kernel_inception_distance(f1, f2, 100, n), kid.kernel_inception_distance(f1, f3, 100, n)
+  print(f"299 px, {n} images: FID halves {halves:.1f}, fmnist-mnist {cross:.1f}; KID {kh:.4f}, {kc:.4f}")
+  assert abs(fid.fid_from_features(f1, f1)) < 1e-3
+  assert cross > 3 * halves and kc > 10 * abs(kh)

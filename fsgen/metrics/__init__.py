@@ -3,6 +3,13 @@
 `config.evals = {name: {type: MODULE, every: N, ...kwargs}}`: each entry builds
 `fsgen.metrics.<type>.Evaluator(dataset, **kwargs)`, whose `run(sample_fn, key)` returns a dict of floats
 logged as `<name>/<metric>`; `sample_fn(key, n)` returns n generated images [n, H, W, C] in [-1, 1].
+
+Evaluator types (modules): fid, kid, pr (Inception pool3, clean-fid resize to 299; reference features
+cached per dataset/split/resolution under $FSGEN_ASSETS/stats), lpips (pairwise LPIPS diversity),
+intra_lpips (CDC intra-cluster LPIPS), nn (memorisation in pixel/LPIPS/Inception space), ppl (MixDL's
+PPL uniformity; needs sample_fn.interpolate), cas (classification accuracy score; needs a labelled
+sampler). Example: config.evals = {"fid": {"type": "fid", "every": 5000, "n": 5000, "kid": True}}.
+Weights come from fsgen.assets; `python experiments/eval.py` scores a finished workdir.
 """
 
 from __future__ import annotations

@@ -191,3 +191,20 @@ def test_cola_without_step_one_is_a_clear_error():
   c = configs.load("cola_fmnist_cpu:stage=2,test")
   with pytest.raises(ValueError, match="needs config.init_from = a cola_encoder workdir"):
     methods.build(c).init(jax.random.key(0), _toy_data())
+
+
+@pytest.mark.slow  # compiles the gradient through VGG16 (about a minute on the 2-core CPU)
+def test_perceptual_option_uses_a_frozen_vgg():
+  from fsgen import assets
+  if not (assets.cache_dir() / "lpips_vgg.npz").exists():
+    pytest.skip("the lpips_vgg asset is not in the cache (fsgen.assets fetches it on first use)")
+  c = _scola()
+  c.cola.loss = "perceptual"
+  method = scola.Method(c)
+  data = _toy_data(n=20)
+  state = {**method.init(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
+  new, m = jax.jit(method.gz_step)(state, data, jax.random.key(1))
+  assert _leaves_equal(new["frozen"], state["frozen"]) and float(m["G/rec"]) > 0
+  assert not _leaves_equal(new["params"]["G"], state["params"]["G"])
+  x = jax.random.uniform(jax.random.key(0), (2, 16, 16, 1), minval=-1, maxval=1)
+  assert float(cola.perceptual_loss(state["frozen"]["vgg"], x, x)) == 0.0

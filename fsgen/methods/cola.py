@@ -218,13 +218,14 @@ class Method(BaseMethod):
     epoch_steps = steps_per_epoch(data["images"].shape[0], self.batch_size)
     k = self.num_clusters
 
-    def end(state):
-      z = renormalise(state["params"]["Z"], k)
-      mixture = fit_gaussians(z, state["extra"]["labels"], k, self.hp.ridge)
-      return {**state, "params": {**state["params"], "Z": z}, "extra": {**state["extra"], "mixture": mixture}}
+    def end(z, mixture):
+      z = renormalise(z, k)
+      return z, fit_gaussians(z, state["extra"]["labels"], k, self.hp.ridge)
 
+    # Only the codes and the mixture go through the cond (not the whole state with its optimizer moments).
     last = (state["step"] + 1) % epoch_steps == 0
-    new = jax.lax.cond(last, end, lambda s: s, state)
+    z, mixture = jax.lax.cond(last, end, lambda z, m: (z, m), state["params"]["Z"], state["extra"]["mixture"])
+    new = {**state, "params": {**state["params"], "Z": z}, "extra": {**state["extra"], "mixture": mixture}}
     norms = jnp.linalg.norm(new["params"]["Z"][:, :k], axis=-1)
     return new, {"Z/class_norm_dev": jnp.max(jnp.abs(norms - 1.0))}
 
@@ -242,7 +243,7 @@ class Method(BaseMethod):
   def decode(self, params, z):
     """Codes [n, K+d] -> images [n, H, W, C] in [-1, 1] (BN, if any, with running averages)."""
     self._ensure_built(params)
-    return self._generate(params["G"], params["batch_stats"], z, train=False)[0]
+    return self._generate(params["G"], params.get("batch_stats", {}), z, train=False)[0]
 
   def sample(self, params, key, n):
     """n images from the uniform mixture of the per-cluster Gaussians (Step III)."""

@@ -8,10 +8,11 @@ WORKDIR/<preset>_s<seed> through fsgen.train, then evaluates the EMA generator w
 (fsgen.metrics.<type>.Evaluator(dataset, **kw).run(sample_fn, key)):
   FID            fid against the FULL image folder (anime10: its 10 images; panda: all 100), `n` samples;
   intra-LPIPS    CDC's intra-cluster LPIPS-VGG around the 10 training images, `n` samples;
-  LPIPS          pairwise LPIPS-VGG diversity of 100 samples (MixDL Table 1's measure);
+  LPIPS          pairwise LPIPS-VGG diversity of min(100, n) samples (MixDL Table 1's measure);
   distinct NN    number of distinct training images that are the LPIPS-VGG nearest neighbour of some
                  sample (MixDL Fig. 8b, with argmin; the official count_modes.py used argmax);
-  PPL std        std of the perceptual distances of 10 sub-intervals along W paths (MixDL Table 7).
+  PPL std        std of the perceptual distances of 10 sub-intervals along min(100, n) W paths
+                 (MixDL Table 7).
 It writes WORKDIR/table.md (mean +- std over seeds) and WORKDIR/results.json, and prints the table.
 Cost: about 4 x 30 min of training on the 2-core CPU plus a few minutes of metrics per run.
 """
@@ -40,8 +41,9 @@ def evaluators(config, n: int) -> dict:
   train_set = fsdata.load(config.data)
   full = dict(config.data)
   full["shots"] = 0  # FID against the whole folder
-  kw = {"fid": dict(n=n, reference=full), "intra_lpips": dict(n=n), "lpips": dict(n=100),
-        "nn": dict(n=n, space="lpips_vgg"), "ppl": dict(n=100)}
+  small = min(100, n)
+  kw = {"fid": dict(n=n, reference=full), "intra_lpips": dict(n=n), "lpips": dict(n=small),
+        "nn": dict(n=n, space="lpips_vgg"), "ppl": dict(n=small)}
   return {name: importlib.import_module(f"fsgen.metrics.{name}").Evaluator(train_set, **kw[name]) for name in kw}
 
 

@@ -150,7 +150,7 @@ def read_torch(data: bytes) -> object:
     pending[key] = (arr,)
     return arr
 
-  obj = _TorchUnpickler(f, load_legacy).load()
+  _TorchUnpickler(f, load_legacy).load()  # first pass: registers the storages in file order
   keys = pickle.load(f)
   for key in keys:
     count = int(np.frombuffer(f.read(8), "<i8")[0])

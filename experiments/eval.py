@@ -57,8 +57,9 @@ def make_sample_fn(method, params, batch: int):
               for i in range(-(-n // batch))]
     return jnp.concatenate(chunks)[:n]
 
-  if hasattr(method, "interpolate"):
-    sample_fn.interpolate = lambda key, n, ts: method.interpolate(params, key, n, ts)
+  if hasattr(method, "interpolate"):  # PPL paths: n and the times are static (one program per setting)
+    interp = jax.jit(method.interpolate, static_argnums=(2, 3))
+    sample_fn.interpolate = lambda key, n, ts: interp(params, key, n, tuple(float(t) for t in ts))
   return sample_fn
 
 

@@ -8,10 +8,11 @@ Data:     idx:../shared/data/fashion_mnist (run from the repository root), k ima
 Setting:  the paper's Step II (B.2) unchanged: one-hot class parts, InfoGAN generator (width 64),
           d = 64, Laplacian-pyramid loss, Adam 1e-3 / 1e-2, x0.5 every 50 epochs, 500 epochs, batch
           min(128, 10k). Classification: ResNet-20 with the B.3 schedule (180 epochs, lr 0.1 x0.5 every
-          30) but 2 steps per epoch (= one pass over the 20-spc set, the same for every k) and 500
-          generated images per class.
-Cost:     generator: 500 (5 spc) or 1,000 (10, 20 spc) steps; classifiers 3 x 360 steps. Measured in
-          experiments/reproduce/cola.py's docstring: the preset (generator) takes at most 30 min per seed.
+          30, batch 128) but 1 step per epoch (the same for every k; 180 steps = 115 passes over the
+          20-spc set) and 500 generated images per class.
+Cost:     generator 500 steps (5, 10 spc) or 1,000 (20 spc) at 0.5-1.1 s/step and an epoch-end phase,
+          measured with the machine shared (load ~9): at most ~21 min per seed (20 spc); the three
+          classifiers (3 x 180 steps) add ~10-20 min in experiments/reproduce/cola.py.
 Expected: Mix >= real-only accuracy at 5-20 images per class (the paper's claim on CIFAR-10).
 Reduced:  `test` switches the source to builtin:digits (2 per class, 16 px), tiny nets, 2 steps.
 """
@@ -29,6 +30,6 @@ DATA = "idx:../shared/data/fashion_mnist"
 
 def get_config(arg=None):
   args = configs.parse_arg(arg, spc=20, seed=0, test=False)
-  cls = classify.default_config(test_source=DATA + ":t10k", steps_per_epoch=2, gen_per_class=500)
+  cls = classify.default_config(test_source=DATA + ":t10k", steps_per_epoch=1, gen_per_class=500)
   return scola_cifar10.scola_config(args, source=DATA, test_source=DATA + ":t10k", resolution=28, channels=1,
                                     classify_cfg=cls)

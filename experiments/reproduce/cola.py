@@ -6,7 +6,7 @@ clustering accuracy.
   python experiments/reproduce/cola.py --classify=WORKDIR   # the classifiers on one trained sCOLA workdir
 
 For k in --spc (5, 10, 20 images per class) and each seed: trains `scola_fmnist_{k}spc_cpu:seed=S` (the
-k-shot subset is chosen by the seed), then three ResNet-20s (config.classify: B.3 schedule, 180 x 2 steps)
+k-shot subset is chosen by the seed), then three ResNet-20s (config.classify: B.3 schedule, 180 x 1 steps)
 on the real subset, on 500 generated images per class (its accuracy is the CAS of the generator) and on
 Mix (every batch half real, half generated), each tested on the 10,000 t10k images. For each seed it
 also trains Step I, `cola_fmnist_cpu:stage=1,seed=S` (1,000 unlabelled images), and reports the

@@ -15,8 +15,11 @@ workdir (--root, default runs/reproduce_cola) and finished cells are read back f
 so the script can be stopped and restarted. Prints a Markdown table (mean +- std over seeds) and writes
 ROOT/results.json and ROOT/results.md.
 
-Cost on the shared 2-core CPU (see the final report of issue 6 for the measurements): per seed, sCOLA
-~8-16 min (500-1,000 generator steps), 3 classifiers ~20 min, Step I ~25 min: about 5-6 hours in all.
+Cost on the shared 2-core CPU, measured at load average ~9 (other jobs running; ms/step wall, with the
+process CPU time in brackets): sCOLA generator step 500 (200) ms at 5 spc, 1,020 (360) at 10, 1,100
+(410) at 20; ResNet-20 step ~600 ms CPU; Step I assignment step 1,590 (590), rotation step 5,070 (1,900).
+Per seed: sCOLA 5-21 min, 3 classifiers x 180 steps 5-20 min, Step I (320 steps) ~18 min: about 4-6 hours
+for 3 sizes x 3 seeds, less on an idle machine (roughly the CPU-time figures).
 `--test` runs the whole pipeline on the presets' reduced forms (builtin:digits, 2 steps) in a minute.
 """
 
@@ -33,19 +36,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(pathlib.Path.home() / ".cache" / "fsgen-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fsgen import classify, configs, data as fsdata, train  # noqa: E402
-
-
-def clustering_accuracy(targets: np.ndarray, means: np.ndarray, labels: np.ndarray) -> float:
-  """Step-I cluster labels (nearest GMM mean) Hungarian-matched to the true classes."""
-  from scipy.optimize import linear_sum_assignment  # pylint: disable=import-outside-toplevel
-  pred = np.argmin(((targets[:, None, :] - means[None]) ** 2).sum(-1), -1)
-  conf = np.zeros((means.shape[0], labels.max() + 1))
-  np.add.at(conf, (pred, labels), 1)
-  rows, cols = linear_sum_assignment(-conf)
-  return float(conf[rows, cols].sum() / len(labels))
+from fsgen.losses.assignment import matched_accuracy  # noqa: E402
+from fsgen.methods import cola_encoder  # noqa: E402
 
 
 def _config(spec: str, test: bool, progress: bool):
@@ -72,8 +68,10 @@ def clustering_cell(root: pathlib.Path, seed: int, test: bool, progress: bool) -
     return json.loads(result.read_text())["accuracy"]
   c = _config(f"cola_fmnist_cpu:stage=1,seed={seed}", test, progress)
   r = train.train_and_evaluate(c, workdir)
-  labels = fsdata.load(c.data).labels
-  acc = clustering_accuracy(np.asarray(r.state["extra"]["targets"]), np.asarray(r.state["extra"]["means"]), labels)
+  labels = jnp.asarray(fsdata.load(c.data).labels)
+  clusters = cola_encoder.cluster_labels(r.state["extra"]["targets"], r.state["extra"]["means"])
+  k = c.cola_encoder.clusters
+  acc = float(matched_accuracy(clusters, labels, k, max(k, int(labels.max()) + 1)))
   result.write_text(json.dumps({"accuracy": acc}))
   return acc
 

@@ -10,7 +10,7 @@ Setting:  the paper's MixDL (Dir(1) in W, lambda_G 1000, lambda_D 1, mixup every
 Cost:     3000 steps. bench/step_speed_mixdl.py --size=cpu --res=32 measured, on the 2-core CPU shared
           with other jobs (load average 9-14, i.e. a fraction of the machine): 1176 ms/step with MixDL,
           423 ms/step without, plus 6-14 min of XLA compilation; on an idle machine that is about 5x
-          less (~15 min per run); under that load it is ~60 min. Lower with :steps=N.
+          less (estimated, not measured: ~15 min per run); under that load it is ~60 min. Lower with :steps=N.
 Expected: see the table in README / experiments/reproduce/mixdl.py (MixDL vs the _nomixdl twin).
 Reduced:  :test runs the same code path at width 8, 2 steps (tests/test_mixdl_presets.py).
 Twin:     mixdl_panda10_cpu_nomixdl.

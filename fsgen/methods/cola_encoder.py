@@ -13,6 +13,7 @@ at random (a batch never repeats an image). SGD(0.05, momentum 0.9), weight deca
 50 epochs (B.1). Output in state["extra"]: `targets` [N, K] and `means` [K, K]; the cluster label of
 image i is argmin_c ||t_i - mu_c|| (`cluster_labels`). With labelled data the phase also logs the
 Hungarian-matched clustering accuracy of these labels (E/cluster_acc; labels are never trained on).
+One phase "E" runs both passes under lax.cond, so the metrics of the pass not run at a step read 0.
 Config: config.cola_encoder.{clusters, means, sigma, squared_cost, views, crop, jitter, grayscale_p,
 preview}, config.model.E.width, config.optim.E.{learning_rate, momentum, weight_decay, halve_every_epochs}.
 """

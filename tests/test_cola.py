@@ -166,8 +166,8 @@ SCOLA = ["scola_cifar10", "scola_fmnist_cpu"] + [f"scola_cifar10_{k}spc" for k i
     f"scola_fmnist_{k}spc_cpu" for k in (5, 10, 20)]
 
 
-def test_cifar_and_stl_cola_presets_run_two_steps(tmp_path):
-  # cola_fmnist_cpu runs in the Step-I test above.
+def test_cifar_and_stl_cola_presets_run_both_stages(tmp_path):
+  # cola_fmnist_cpu runs both stages in the Step-I test above.
   for name in ("cola_cifar10", "cola_stl10"):
     one = train.train_and_evaluate(_quiet(configs.load(f"{name}:stage=1,test")), tmp_path / name / "1")
     assert one.step == 2 and (tmp_path / name / "1" / "export").exists()
@@ -176,15 +176,17 @@ def test_cifar_and_stl_cola_presets_run_two_steps(tmp_path):
     assert two.step == 2 and (tmp_path / name / "2" / "samples" / "step_0000002.png").exists()
 
 
-def test_all_scola_presets_run_two_steps(tmp_path):
+def test_scola_presets_delegate_to_their_base():
+  # Every preset also runs 2 steps of its `test` form in tests/test_configs.py (stage 1 for the COLA ones).
   for name in SCOLA:
-    c = _quiet(configs.load(f"{name}:test"))
-    assert c.method == "scola" and c.classify.test_source
-    r = train.train_and_evaluate(c, tmp_path / name)
-    assert r.step == 2 and (tmp_path / name / "samples" / "step_0000002.png").exists()
-  base = configs.load("scola_cifar10:spc=20")
-  assert configs.load("scola_cifar10_20spc").to_dict() == base.to_dict()
-  assert configs.load("scola_fmnist_5spc_cpu").data.shots == 5
+    c = configs.load(f"{name}:test")
+    assert c.method == "scola" and c.classify.test_source and c.data.source == "builtin:digits"
+  for k in (5, 10, 20, 50, 100):
+    assert configs.load(f"scola_cifar10_{k}spc").to_dict() == configs.load(f"scola_cifar10:spc={k}").to_dict()
+  for k in (5, 10, 20):
+    c = configs.load(f"scola_fmnist_{k}spc_cpu:seed=2")
+    assert c.to_dict() == configs.load(f"scola_fmnist_cpu:spc={k},seed=2").to_dict()
+    assert c.data.shots == k and c.data.subset_seed == 2 and c.batch_size == min(128, 10 * k)
 
 
 def test_cola_without_step_one_is_a_clear_error():

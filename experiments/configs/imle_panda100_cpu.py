@@ -7,7 +7,8 @@ Setting:  the official panda settings (gamma 0.01, staleness 5, force_resample 3
           (1..32 px, 14 blocks), z 128, tanh-GELU; L = LPIPS-AlexNet + 0.1 pixel MSE at 32 px; pool 10 x n
           (1,000 samples; the paper uses 100-200 x n); lr 2e-4 (the fewshot default); EMA 0.999; 2,500 steps
           (100 epochs); samples and evaluation from the raw generator, as the official code.
-Cost:     measured in the README's reproduction table (about 20-30 minutes on the shared 2-core CPU).
+Cost:     9.5 min of training measured for 2,500 steps (4 pool rounds) on the shared 2-core CPU (load ~9);
+          see experiments/reproduce/adaptive_imle.md.
 Reduced:  --config=imle_panda100_cpu:test runs 2 steps on 16 px digits (used by the tests).
 """
 

@@ -43,14 +43,16 @@ def test_gmm_targets_on_sphere_and_one_hot_when_sigma_zero():
 
 
 def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices(tmp_path):
-  """Through the loop: 40 images, batch 8, so steps 1-5 are the assignment epoch and 6-7 rotation steps.
+  """Through the loop: 8 images in batches of 8, so epochs (assignment, rotation) alternate every step.
   The Hungarian callback inside the jitted step must see the whole batch when it is sharded."""
-  c = _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=7, log_every=1)
+  c = _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, log_every=1)
   r1 = train.train_and_evaluate(c, tmp_path / "one")
+  assert r1.trace_counts == {"assign": 1, "rotation": 1}
   lines = [json.loads(l) for l in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
   lines = {l["step"]: l for l in lines if "E/assign_loss" in l}
-  assert all(lines[s]["E/assign_loss"] > 0 and lines[s]["E/rot_loss"] == 0 for s in range(1, 6))
-  assert all(lines[s]["E/rot_loss"] > 0 and lines[s]["E/assign_loss"] == 0 for s in (6, 7))
+  assert "E/rot_loss" not in lines[1] and lines[1]["E/assign_loss"] > 0  # step 0: assignment epoch only
+  assert lines[2]["E/rot_loss"] > 0 and lines[2]["E/assign_loss"] == lines[1]["E/assign_loss"]
+  assert lines[3]["E/assign_loss"] != lines[2]["E/assign_loss"] and lines[3]["E/rot_loss"] == lines[2]["E/rot_loss"]
   assert all(0 < lines[s]["E/cluster_acc"] <= 1 for s in lines)
   # The target table is permuted, never changed: the same multiset of rows as Algorithm 2 drew.
   method = cola_encoder.Method(c)
@@ -59,12 +61,14 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   before, after = np.asarray(init["extra"]["targets"]), np.asarray(r1.state["extra"]["targets"])
   assert sorted(map(tuple, before)) == sorted(map(tuple, after)) and not np.array_equal(before, after)
   assert not _leaves_equal(init["params"]["E"], r1.state["params"]["E"])
-  r4 = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=7, devices=4),
+  r4 = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, devices=4),
                                 tmp_path / "four")
   np.testing.assert_array_equal(after, np.asarray(r4.state["extra"]["targets"]))
   diffs = [np.max(np.abs(np.asarray(a) - np.asarray(b)))
            for a, b in zip(jax.tree.leaves(r1.state["params"]), jax.tree.leaves(r4.state["params"]))]
-  assert max(diffs) < 1e-3
+  # Float reduction order differs; BN over 8 images at 1x1 (last stage) amplifies it over 5 SGD steps.
+  # Per-device batch statistics (2 images) would differ by O(1).
+  assert max(diffs) < 3e-2
   assert r4.state["params"]["E"]["embed"]["kernel"].sharding.num_devices == 4
   # Step II from this Step I: the cluster of each code is the Step-I cluster of its image.
   two = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=2,test"),

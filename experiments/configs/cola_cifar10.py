@@ -51,7 +51,8 @@ def stage_config(args, *, source, num_images, resolution, channels, name, latent
   c.log_every = epoch
   c.sample_every = c.ckpt_every = 10 * epoch
   if args.test:
-    c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=channels, shots=40,
+    # 8 images in batches of 8: one step per epoch, so 2 steps run the assignment and the rotation phase.
+    c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=channels, shots=8,
                                    labels=True)
     c.batch_size = 8
     if args.stage == 1:

@@ -10,9 +10,9 @@ Data:     idx:../shared/data/fashion_mnist (train split; run from the repository
 Setting:  App. B.1-B.2 scaled down: ResNet-18 at width 16 (1/4), 20 epochs (assignment + rotation) with
           lr x0.5 every 5 epochs (200 / 50 in the paper); InfoGAN generator (width 64), d = 64, Laplacian
           loss, 60 epochs with lrs x0.5 every 15.
-Cost:     stage 1: 20 x 2 x 8 = 320 steps (assignment 1.6 s, rotation 5.1 s per step), ~18 min; stage 2:
-          60 x 8 = 480 steps of 1.0 s, ~9 min; ~27 min per seed, measured with the 2-core machine shared
-          (load average ~9; the process CPU time per step is ~40% of these wall times).
+Cost:     measured at load average ~3.5 on the shared 2-core CPU: stage 1, 20 x 2 x 8 = 320 steps
+          (assignment 0.64 s, rotation 1.77 s per step), ~7 min; stage 2, 60 x 8 = 480 steps of 0.46 s
+          (+ 0.04 s epoch-end phase), ~4 min; ~12 min per seed with compilation (~2.5x that at load 9).
 Expected: E/cluster_acc above chance (0.144 +- 0.005 for Hungarian-matched random labels on these
           1,000 images); a short check reached 0.21 after the first assignment epoch.
 Reduced:  `test` switches to builtin:digits, tiny nets, 2 steps (see cola_cifar10).

@@ -10,9 +10,10 @@ Setting:  the paper's Step II (B.2) unchanged: one-hot class parts, InfoGAN gene
           min(128, 10k). Classification: ResNet-20 with the B.3 schedule (180 epochs, lr 0.1 x0.5 every
           30, batch 128) but 1 step per epoch (the same for every k; 180 steps = 115 passes over the
           20-spc set) and 500 generated images per class.
-Cost:     generator 500 steps (5, 10 spc) or 1,000 (20 spc) at 0.5-1.1 s/step and an epoch-end phase,
-          measured with the machine shared (load ~9): at most ~21 min per seed (20 spc); the three
-          classifiers (3 x 180 steps) add ~10-20 min in experiments/reproduce/cola.py.
+Cost:     measured at load average ~3.5 on the shared 2-core CPU: generator 500 steps of 0.26 s (5 spc),
+          500 of 0.34 s (10 spc), 1,000 of 0.37 s (20 spc) + a 0.04 s epoch-end phase: 2.5-7 min per
+          seed (~2.5x that at load 9); the three classifiers (3 x 180 steps of ~1 s) add ~9 min in
+          experiments/reproduce/cola.py.
 Expected: Mix >= real-only accuracy at 5-20 images per class (the paper's claim on CIFAR-10).
 Reduced:  `test` switches the source to builtin:digits (2 per class, 16 px), tiny nets, 2 steps.
 """

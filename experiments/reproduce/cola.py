@@ -15,11 +15,10 @@ workdir (--root, default runs/reproduce_cola) and finished cells are read back f
 so the script can be stopped and restarted. Prints a Markdown table (mean +- std over seeds) and writes
 ROOT/results.json and ROOT/results.md.
 
-Cost on the shared 2-core CPU, measured at load average ~9 (other jobs running; ms/step wall, with the
-process CPU time in brackets): sCOLA generator step 500 (200) ms at 5 spc, 1,020 (360) at 10, 1,100
-(410) at 20; ResNet-20 step ~600 ms CPU; Step I assignment step 1,590 (590), rotation step 5,070 (1,900).
-Per seed: sCOLA 5-21 min, 3 classifiers x 180 steps 5-20 min, Step I (320 steps) ~18 min: about 4-6 hours
-for 3 sizes x 3 seeds, less on an idle machine (roughly the CPU-time figures).
+Cost on the shared 2-core CPU, measured at load average ~3.5 (ms per step): sCOLA generator 260 (5 spc),
+340 (10), 370 (20); ResNet-20 ~1,000; Step I assignment 640, rotation 1,770. Per seed: sCOLA 2.5-7 min,
+3 classifiers x 180 steps ~9 min per size, Step I (320 steps) ~7 min: about 2.5 hours for 3 sizes x 3
+seeds (about 2.5x longer at load 9).
 `--test` runs the whole pipeline on the presets' reduced forms (builtin:digits, 2 steps) in a minute.
 """
 

@@ -29,6 +29,7 @@ import json
 import os
 import pathlib
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -98,14 +99,19 @@ def main(argv=None):
   root.mkdir(parents=True, exist_ok=True)
   spcs, seeds = [int(s) for s in args.spc.split(",")], [int(s) for s in args.seeds.split(",")]
   results = {"classification": {}, "clustering": {}}
-  for spc in spcs:
-    for seed in seeds:
+  for seed in seeds:  # seed-major: a stopped run still has every size for the first seeds
+    for spc in spcs:
+      start = time.time()
       results["classification"][f"{spc}/{seed}"] = scola_cell(root, spc, seed, args.test, args.progress)
       (root / "results.json").write_text(json.dumps(results, indent=1))
-  if not args.no_clustering:
-    for seed in seeds:
+      print(f"sCOLA {spc} spc seed {seed}: {results['classification'][f'{spc}/{seed}']} "
+            f"({time.time() - start:.0f} s)", flush=True)
+    if not args.no_clustering:
+      start = time.time()
       results["clustering"][str(seed)] = clustering_cell(root, seed, args.test, args.progress)
       (root / "results.json").write_text(json.dumps(results, indent=1))
+      print(f"Step I seed {seed}: accuracy {results['clustering'][str(seed)]:.4f} ({time.time() - start:.0f} s)",
+            flush=True)
   lines = ["| images per class | real only | generated only (CAS) | Mix |", "|---|---|---|---|"]
   for spc in spcs:
     cells = [results["classification"][f"{spc}/{s}"] for s in seeds]

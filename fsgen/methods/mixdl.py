@@ -446,7 +446,7 @@ def set_mixdl(c: ml_collections.ConfigDict, enabled: bool) -> ml_collections.Con
 
 
 def light_model(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The light nets of the CPU presets (chosen with bench/step_speed_mixdl.py --size=cpu)."""
+  """The light nets of the CPU presets (chosen with bench/step_speed.py --rows=mixdl --size=cpu)."""
   if c.model.backbone == "stylegan2":
     c.model.G.update(z_dim=128, w_dim=128, n_mlp=4, channel_base=1024, channel_max=128)
     c.model.D.update(channel_base=1024, channel_max=128, proj_dim=0)

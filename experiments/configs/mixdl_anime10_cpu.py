@@ -18,20 +18,10 @@ Twin:     mixdl_anime10_cpu_nomixdl.
 
 import pathlib
 
-from fsgen import configs
 from fsgen.methods import mixdl
 
 SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, test=False, steps=3000, resolution=32)
-  c = mixdl.default_config("stylegan2")
-  c.data = configs.data_defaults(source=f"folder:{SHARED / 'anime10/img'}", resolution=args.resolution,
-                                 channels=3, shots=10, subset_seed=0)
-  mixdl.light_model(c)
-  c.mixdl.update(diffaug="color,translation,cutout", ema_decay=0.999)
-  c.total_steps = args.steps
-  c.log_every, c.sample_every, c.ckpt_every = 100, 1000, 1000
-  c.evals = dict(nn=dict(type="nn", every=args.steps, n=256))
-  return mixdl.reduce_for_test(c) if args.test else c
+  return mixdl.cpu_preset(f"folder:{SHARED / 'anime10/img'}", arg)

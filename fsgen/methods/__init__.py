@@ -9,7 +9,9 @@ from fsgen.methods.base import Method, Phase
 
 
 def available() -> list[str]:
-  return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+  """Names of the modules here that define a `Method` (support modules such as mixdl_backbones do not)."""
+  names = (m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
+  return sorted(n for n in names if hasattr(importlib.import_module(f"fsgen.methods.{n}"), "Method"))
 
 
 def build(config) -> Method:

@@ -96,12 +96,11 @@ def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: 
   evaluators = fsmetrics.build_all(evals, dataset)
   key = jax.random.key(seed)
   results, seconds = {}, {}
+  labelled = fsmetrics.labelled_sampler(method, evaluators)
   for name, ev in evaluators.items():
     fn = sample_fn
-    if name == "cas":
-      if not hasattr(method, "sample_labelled"):
-        raise ValueError(f"cas needs a labelled sampler: method {config.method!r} has no sample_labelled")
-      fn = lambda k, n_: method.sample_labelled(params, k, n_)  # noqa: E731
+    if getattr(ev, "labelled", False):
+      fn = lambda k, n_: labelled(params, k, n_)  # noqa: E731
     t0 = time.time()
     # One key for all: fid, kid and pr then share one pass of generated features (see inception.py).
     results[name] = ev.run(fn, key)

@@ -141,6 +141,8 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
   # ---- Method, state, checkpoints -----------------------------------------------------------------
   method = methods.build(config)
   phases = method.phases()
+  evaluators = fsmetrics.build_all(config.get("evals", {}), dataset)
+  labelled_fn = fsmetrics.labelled_sampler(method, evaluators)  # None, or refused here if the method can't
   seed_key = jax.random.key(config.seed)
   init_key, run_key, sample_key, eval_key = jax.random.split(seed_key, 4)
   prior = checkpoint.restore_raw(config.init_from)[0] if config.get("init_from") else None
@@ -160,7 +162,6 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
 
     runner = PhaseRunner(phases, repl)
     sample_fn = jax.jit(method.sample, static_argnums=2)
-    evaluators = fsmetrics.build_all(config.get("evals", {}), dataset)
     total = config.total_steps
     last_metrics: dict = {}
 
@@ -188,7 +189,8 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
         for name, ev in evaluators.items():
           if done % ev.every == 0 or done == total:
             params = method.sampling_params(state)
-            values = ev.run(lambda k, n: sample_fn(params, k, n), jax.random.fold_in(eval_key, done))
+            fn = labelled_fn if getattr(ev, "labelled", False) else sample_fn
+            values = ev.run(lambda k, n, fn=fn: fn(params, k, n), jax.random.fold_in(eval_key, done))
             writer.scalars(done, {f"{name}/{k}": v for k, v in values.items()})
         if done % config.ckpt_every == 0 or done == total:
           _raise_if_unhealthy(state, phases, ckpts)

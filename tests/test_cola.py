@@ -164,6 +164,25 @@ def test_sample_renormalises_blocks_and_sample_cluster_uses_one_class():
   assert np.all(np.argmax(np.asarray(z[:, :4]), -1) == 2)  # class 2's codes stay near e_2
 
 
+def test_scola_labelled_samples_feed_the_cas_evaluator(tmp_path):
+  c = _quiet(configs.load("scola_fmnist_5spc_cpu:test"))
+  c.evals = {"cas": {"type": "cas", "every": 2, "n": 40, "steps": 3, "batch": 8, "width": 4}}
+  r = train.train_and_evaluate(c, tmp_path / "scola")
+  method = methods.build(c)
+  params = method.sampling_params(r.state)
+  images, labels = jax.jit(method.sample_labelled, static_argnums=2)(params, jax.random.key(0), 400)
+  assert images.shape[0] == 400 and images.shape[-1] == 1 and labels.dtype == jnp.int32
+  np.testing.assert_allclose(np.bincount(np.asarray(labels), minlength=10) / 400, 0.1, atol=0.05)
+  lines = [json.loads(l) for l in (tmp_path / "scola" / "metrics.jsonl").read_text().splitlines()]
+  assert 0.0 <= [l for l in lines if "cas/cas" in l][-1]["cas/cas"] <= 1.0
+  # A method without labelled samples is refused before training starts, naming the evaluator.
+  g = _quiet(configs.load("quickstart:test"))
+  g.evals = {"score": {"type": "cas", "every": 2}}
+  with pytest.raises(ValueError, match="config.evals.score needs labelled samples: method 'gan'"):
+    train.train_and_evaluate(g, tmp_path / "gan")
+  assert not (tmp_path / "gan" / "checkpoints").exists()
+
+
 # ---- Presets: all of them, 2 steps at reduced size ----------------------------------------------------
 
 SCOLA = ["scola_cifar10", "scola_fmnist_cpu"] + [f"scola_cifar10_{k}spc" for k in (5, 10, 20, 50, 100)] + [

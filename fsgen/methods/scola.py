@@ -31,3 +31,13 @@ class Method(cola.Method):
       raise ValueError("scola needs config.cola.clusters = the number of classes")
     labels = data["labels"].astype(jnp.int32)
     return jax.nn.one_hot(labels, self.hp.clusters), labels
+
+  def sample_labelled(self, params, key, n):
+    """(images [n, H, W, C] in [-1, 1], labels int [n]): classes drawn uniformly, each image from its
+    class Gaussian; the labelled sampler of the `cas` evaluator."""
+    self._ensure_built(params)
+    kc, kz = jax.random.split(key)
+    labels = jax.random.randint(kc, (n,), 0, self.num_clusters)
+    z = cola.sample_codes(params["mixture"], kz, n, labels, scale=self.hp.sample_scale, k=self.num_clusters,
+                          renormalise_blocks=self.hp.renormalise_samples)
+    return self.decode(params, z), labels

@@ -33,3 +33,16 @@ def build_all(evals_cfg, dataset) -> dict:
     ev.every = int(every)
     evaluators[name] = ev
   return evaluators
+
+
+def labelled_sampler(method, evaluators: dict):
+  """jit(method.sample_labelled) if some evaluator is `labelled` (cas), else None; a clear error if the
+  method has no labelled sampler (checked before training starts, not at the first evaluation)."""
+  names = [name for name, ev in evaluators.items() if getattr(ev, "labelled", False)]
+  if not names:
+    return None
+  if not hasattr(method, "sample_labelled"):
+    raise ValueError(f"config.evals.{names[0]} needs labelled samples: method "
+                     f"{method.config.method!r} has no sample_labelled (scola has)")
+  import jax  # pylint: disable=import-outside-toplevel
+  return jax.jit(method.sample_labelled, static_argnums=2)

@@ -46,23 +46,6 @@ def parse_sets(items: list[str]) -> dict[str, dict]:
   return out
 
 
-def make_sample_fn(method, params, batch: int):
-  """sample_fn(key, n) -> [n, H, W, C] in [-1, 1], drawn `batch` at a time (one compiled shape)."""
-  import jax  # pylint: disable=import-outside-toplevel
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  sample = jax.jit(method.sample, static_argnums=2)
-
-  def sample_fn(key, n):
-    chunks = [sample(params, jax.random.fold_in(key, i), batch)
-              for i in range(-(-n // batch))]
-    return jnp.concatenate(chunks)[:n]
-
-  if hasattr(method, "interpolate"):  # PPL paths: n and the times are static (one program per setting)
-    interp = jax.jit(method.interpolate, static_argnums=(2, 3))
-    sample_fn.interpolate = lambda key, n, ts: interp(params, key, n, tuple(float(t) for t in ts))
-  return sample_fn
-
-
 def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: str | None = None,
              sets: dict | None = None, seed: int = 0, sample_batch: int = 64) -> dict:
   """Runs the metrics on a trained workdir and writes WORKDIR/eval.json; returns its content."""
@@ -81,7 +64,6 @@ def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: 
   config = ml_collections.ConfigDict(json.loads(cfg_path.read_text()))
   dataset = fsdata.load(config.data)
   method, params = load_sampler(str(wd))
-  sample_fn = make_sample_fn(method, params, sample_batch)
   sets = sets or {}
   evals = {}
   for m in metrics:
@@ -96,11 +78,9 @@ def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: 
   evaluators = fsmetrics.build_all(evals, dataset)
   key = jax.random.key(seed)
   results, seconds = {}, {}
-  labelled = fsmetrics.labelled_sampler(method, evaluators)
+  samplers = fsmetrics.Samplers(method, evaluators, chunk=sample_batch)
   for name, ev in evaluators.items():
-    fn = sample_fn
-    if getattr(ev, "labelled", False):
-      fn = lambda k, n_: labelled(params, k, n_)  # noqa: E731
+    fn = samplers.for_evaluator(ev, params)
     t0 = time.time()
     # One key for all: fid, kid and pr then share one pass of generated features (see inception.py).
     results[name] = ev.run(fn, key)

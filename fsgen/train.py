@@ -16,7 +16,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from absl import logging
 from tqdm.auto import tqdm
 
@@ -142,7 +141,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
   method = methods.build(config)
   phases = method.phases()
   evaluators = fsmetrics.build_all(config.get("evals", {}), dataset)
-  labelled_fn = fsmetrics.labelled_sampler(method, evaluators)  # None, or refused here if the method can't
+  eval_samplers = fsmetrics.Samplers(method, evaluators)  # refuses here an evaluator the method can't feed
   seed_key = jax.random.key(config.seed)
   init_key, run_key, sample_key, eval_key = jax.random.split(seed_key, 4)
   prior = checkpoint.restore_raw(config.init_from)[0] if config.get("init_from") else None
@@ -189,8 +188,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
         for name, ev in evaluators.items():
           if done % ev.every == 0 or done == total:
             params = method.sampling_params(state)
-            fn = labelled_fn if getattr(ev, "labelled", False) else sample_fn
-            values = ev.run(lambda k, n, fn=fn: fn(params, k, n), jax.random.fold_in(eval_key, done))
+            values = ev.run(eval_samplers.for_evaluator(ev, params), jax.random.fold_in(eval_key, done))
             writer.scalars(done, {f"{name}/{k}": v for k, v in values.items()})
         if done % config.ckpt_every == 0 or done == total:
           _raise_if_unhealthy(state, phases, ckpts)

@@ -178,7 +178,7 @@ def test_scola_labelled_samples_feed_the_cas_evaluator(tmp_path):
   # A method without labelled samples is refused before training starts, naming the evaluator.
   g = _quiet(configs.load("quickstart:test"))
   g.evals = {"score": {"type": "cas", "every": 2}}
-  with pytest.raises(ValueError, match="config.evals.score needs labelled samples: method 'gan'"):
+  with pytest.raises(ValueError, match="evaluator .score. needs labelled samples: method .gan."):
     train.train_and_evaluate(g, tmp_path / "gan")
   assert not (tmp_path / "gan" / "checkpoints").exists()
 

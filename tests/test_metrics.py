@@ -280,6 +280,38 @@ def test_build_all_makes_every_evaluator():
     nn.Evaluator(dataset, space="nope")
 
 
+class _CountingMethod:
+  """A method stand-in: sample -> [n, 2, 2, 1] filled with n, labelled and interpolating samplers."""
+  config = types.SimpleNamespace(method="counting")
+
+  def sample(self, params, key, n):
+    del key
+    return jnp.full((n, 2, 2, 1), float(n)) + params
+
+  def sample_labelled(self, params, key, n):
+    return self.sample(params, key, n), jnp.arange(n) % 3
+
+  def interpolate(self, params, key, n, ts):
+    return jnp.zeros((n, len(ts), 2, 2, 1)) + params
+
+
+def test_samplers_feed_each_evaluator_what_it_needs():
+  from fsgen import metrics  # pylint: disable=import-outside-toplevel
+  method = _CountingMethod()
+  plain = types.SimpleNamespace()
+  cas_ev, ppl_ev = cas.Evaluator.__new__(cas.Evaluator), ppl.Evaluator.__new__(ppl.Evaluator)  # no weights
+  samplers = metrics.Samplers(method, {"nn": plain, "cas": cas_ev, "ppl": ppl_ev}, chunk=4)
+  images = samplers.for_evaluator(plain, 0.0)(jax.random.key(0), 10)
+  assert images.shape == (10, 2, 2, 1) and np.all(np.asarray(images) == 4.0)  # three chunks of 4, cut to 10
+  images, labels = samplers.for_evaluator(cas_ev, 0.0)(jax.random.key(0), 5)
+  assert images.shape == (5, 2, 2, 1) and list(labels) == [0, 1, 2, 0, 0]  # chunk 2 restarts the labels
+  paths = samplers.for_evaluator(ppl_ev, 1.0).interpolate(jax.random.key(0), 3, np.linspace(0, 1, 5))
+  assert paths.shape == (3, 5, 2, 2, 1) and float(paths.min()) == 1.0
+  images_only = types.SimpleNamespace(config=method.config, sample=method.sample)
+  with pytest.raises(ValueError, match="evaluator 'ppl' needs latent paths: method 'counting' has no interpolate"):
+    metrics.Samplers(images_only, {"nn": plain, "ppl": ppl_ev})
+
+
 def test_generated_features_are_shared_between_evaluators_with_the_same_sampler(fmnist_mnist_features):
   images = fmnist_mnist_features["half1_images"][:100]
   calls = []

@@ -49,5 +49,5 @@ def test_eval_cli_errors_are_one_line(workdir, tmp_path):
     eval_cli.main(["--workdir", str(tmp_path), "--metrics", "nn"])
   with pytest.raises(SystemExit, match="METRIC.KEY=VALUE"):
     eval_cli.main(["--workdir", str(workdir), "--metrics", "nn", "--set", "n=3"])
-  with pytest.raises(SystemExit, match="needs labelled samples: method .gan. has no sample_labelled"):
+  with pytest.raises(SystemExit, match="evaluator .cas. needs labelled samples: method .gan."):
     eval_cli.main(["--workdir", str(workdir), "--metrics", "cas"])

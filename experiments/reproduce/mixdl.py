@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import configs, data as fsdata, methods, train  # noqa: E402
+from fsgen import configs, data as fsdata, methods, metrics as fsmetrics, train  # noqa: E402
 
 COLUMNS = [("FID", "fid", "fid", "lower"), ("intra-LPIPS", "intra_lpips", "intra_lpips", "higher"),
            ("LPIPS", "lpips", "lpips", "higher"), ("distinct NN", "nn", "distinct_nn", "higher"),
@@ -50,17 +50,11 @@ def evaluators(config, n: int) -> dict:
 def evaluate(config, state, n: int, seed: int) -> dict:
   method = methods.build(config)
   params = method.sampling_params(state)
-  sample = jax.jit(method.sample, static_argnums=2)
-
-  def sample_fn(key, m):  # chunks of 250 keep memory flat at any n
-    keys = jax.random.split(key, -(-m // 250))
-    return np.concatenate([np.asarray(sample(params, k, min(250, m - 250 * i))) for i, k in enumerate(keys)])
-
-  interp = jax.jit(method.interpolate, static_argnums=(2, 3))
-  sample_fn.interpolate = lambda key, m, ts: interp(params, key, m, tuple(float(t) for t in ts))
+  evs = evaluators(config, n)
+  samplers = fsmetrics.Samplers(method, evs, chunk=250)  # chunks of 250 keep memory flat at any n
   out = {}
-  for i, (name, ev) in enumerate(evaluators(config, n).items()):
-    out.update(ev.run(sample_fn, jax.random.fold_in(jax.random.key(1000 + seed), i)))
+  for i, ev in enumerate(evs.values()):
+    out.update(ev.run(samplers.for_evaluator(ev, params), jax.random.fold_in(jax.random.key(1000 + seed), i)))
   return {k: float(v) for k, v in out.items()}
 
 

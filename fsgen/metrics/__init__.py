@@ -35,14 +35,48 @@ def build_all(evals_cfg, dataset) -> dict:
   return evaluators
 
 
-def labelled_sampler(method, evaluators: dict):
-  """jit(method.sample_labelled) if some evaluator is `labelled` (cas), else None; a clear error if the
-  method has no labelled sampler (checked before training starts, not at the first evaluation)."""
-  names = [name for name, ev in evaluators.items() if getattr(ev, "labelled", False)]
-  if not names:
-    return None
-  if not hasattr(method, "sample_labelled"):
-    raise ValueError(f"config.evals.{names[0]} needs labelled samples: method "
-                     f"{method.config.method!r} has no sample_labelled (scola has)")
-  import jax  # pylint: disable=import-outside-toplevel
-  return jax.jit(method.sample_labelled, static_argnums=2)
+
+_NEEDS = {"labelled": ("sample_labelled", "labelled samples"), "interpolate": ("interpolate", "latent paths")}
+
+
+class Samplers:
+  """The jitted samplers a method offers the evaluators, each jitted once (one program per shape).
+
+  `for_evaluator(ev, params)` returns the `sample_fn(key, n)` that `ev.run` takes: images [n, H, W, C]
+  in [-1, 1] from method.sample, or (images, labels [n]) from method.sample_labelled when the evaluator
+  says `needs = ("labelled",)` (cas); `sample_fn.interpolate(key, n, ts)` -> [n, len(ts), H, W, C] is
+  attached when the method has `interpolate` (ppl says `needs = ("interpolate",)`). With `chunk`, images
+  are drawn `chunk` at a time (one compiled shape at any n, flat memory). A method lacking what an
+  evaluator needs is refused here, before any training or sampling, naming the evaluator.
+  """
+
+  def __init__(self, method, evaluators: dict, chunk: int | None = None):
+    import jax  # pylint: disable=import-outside-toplevel
+    for name, ev in evaluators.items():
+      for need in getattr(ev, "needs", ()):
+        attr, what = _NEEDS[need]
+        if not hasattr(method, attr):
+          raise ValueError(f"evaluator {name!r} needs {what}: method {method.config.method!r} has no {attr}")
+    self.chunk = chunk
+    self._sample = jax.jit(method.sample, static_argnums=2)
+    self._labelled = jax.jit(method.sample_labelled, static_argnums=2) if hasattr(method, "sample_labelled") else None
+    self._interp = jax.jit(method.interpolate, static_argnums=(2, 3)) if hasattr(method, "interpolate") else None
+
+  def _draw(self, fn, params, key, n):
+    if not self.chunk:
+      return fn(params, key, n)
+    import jax  # pylint: disable=import-outside-toplevel
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    parts = [jax.device_get(fn(params, jax.random.fold_in(key, i), self.chunk)) for i in range(-(-n // self.chunk))]
+    return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
+
+  def for_evaluator(self, ev, params):
+    fn = self._labelled if "labelled" in getattr(ev, "needs", ()) else self._sample
+
+    def sample_fn(key, n):
+      return self._draw(fn, params, key, n)
+
+    if self._interp is not None:
+      sample_fn.interpolate = lambda key, n, ts: self._interp(params, key, n, tuple(float(t) for t in ts))
+    return sample_fn
+

@@ -80,8 +80,8 @@ def cas(gen_images, gen_labels, real_images, real_labels, num_classes: int, key,
 class Evaluator:
   """CAS of `n` generated labelled images, tested on the labelled training set (or `reference`).
 
-  labelled = True: the loop and experiments/eval.py hand `run` the method's jitted sample_labelled."""
-  labelled = True
+  needs labelled samples: fsgen.metrics.Samplers hands `run` the method's jitted sample_labelled."""
+  needs = ("labelled",)
 
   def __init__(self, dataset, n: int = 5000, steps: int = 500, batch: int = 64, width: int = 32,
                reference=None):

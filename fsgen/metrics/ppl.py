@@ -35,9 +35,10 @@ def ppl_from_paths(paths: np.ndarray, lp: LPIPS) -> dict[str, float]:
 class Evaluator:
   """PPL uniformity over `n` paths of `num_sub` sub-intervals.
 
-  `run(sample_fn, key)` needs `sample_fn.interpolate(key, n, ts)` (see experiments/eval.py, which attaches
-  it when the method provides `interpolate(params, key, n, ts)`).
+  `run(sample_fn, key)` needs `sample_fn.interpolate(key, n, ts)` (fsgen.metrics.Samplers attaches it
+  when the method provides `interpolate(params, key, n, ts)`).
   """
+  needs = ("interpolate",)
 
   def __init__(self, dataset, n: int = 100, num_sub: int = 10, net: str = "vgg", size: int | None = None,
                batch: int = 16):

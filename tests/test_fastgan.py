@@ -75,3 +75,18 @@ def test_batch_norm_uses_batch_statistics():
 def test_bad_resolution_is_one_line_error():
   with pytest.raises(ValueError, match="resolution 32, 64, 128, 256, 512 or 1024, got 48"):
     fg.Generator(resolution=48, z_dim=4, width=4).init({"params": KEY, "noise": KEY}, jnp.zeros((2, 4)))
+
+
+def test_reconstruction_loss_lpips_vgg_is_zero_on_targets_and_trains_the_decoders():
+  from fsgen import assets  # pylint: disable=import-outside-toplevel
+  params = jax.tree.map(jnp.asarray, assets.load("lpips_vgg"))
+  real = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3), minval=-1.0, maxval=1.0)
+  resize = lambda x: jax.image.resize(x, (2, 16, 16, 3), "bilinear", antialias=True)
+  exact = (resize(real), resize(real), resize(fg.crop_quadrant(real, 3)))
+  assert float(fg.reconstruction_loss(exact, real, 3, params)) < 1e-6
+  noisy = tuple(e + 0.3 * jax.random.normal(jax.random.key(i), e.shape) for i, e in enumerate(exact))
+  loss, grads = jax.value_and_grad(lambda r: fg.reconstruction_loss(r, real, 3, params))(noisy)
+  one = fg.reconstruction_loss(tuple(n[:1] for n in noisy), real[:1], 3, params)  # sums over the batch
+  assert float(loss) > float(one) > 0
+  assert all(np.isfinite(np.asarray(g)).all() and float(jnp.abs(g).max()) > 0 for g in grads)
+  assert float(fg.reconstruction_loss(noisy, real, 3)) > 0  # the L1 option

@@ -155,6 +155,9 @@ def test_phases_update_only_their_network(backbone):
       assert _leaves_equal(new["params"][frozen], before["params"][frozen]), phase.name
       assert _leaves_equal(new["opt"][frozen], before["opt"][frozen]), phase.name
       assert _leaves_equal(new["extra"]["spectral"][frozen], before["extra"]["spectral"][frozen]), phase.name
+      assert _leaves_equal(new.get("frozen"), before.get("frozen")), phase.name  # FastGAN's LPIPS-VGG
+      if phase.name.startswith("D") and backbone == "fastgan" and phase.name != "D_r1":
+        assert float(metrics["D/recon"]) > 0  # LPIPS-VGG, summed over the batch
       assert all(np.isfinite(float(v)) for v in metrics.values()), (phase.name, metrics)
       assert float(metrics[f"{trained}/grad_norm"]) > 0
       if phase.name in ("G_mix", "D_mix"):

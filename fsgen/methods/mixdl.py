@@ -8,7 +8,8 @@ Every `mixup_every`-th step (official: 2, "lazy mixup") is a mixup step:
   D: L_adv(patch D on reals and mixed fakes) + lambda_D L^D_dist, the same KL on proj(d1) of the 2N images
      [edges G(W); mixes G(C @ W)] (`fsgen.losses.mixup_distance`).
 Other steps are plain backbone steps (StyleGAN2: non-saturating loss, style mixing 0.9; FastGAN: hinge
-with margins U[0.8, 1] and the discriminator's reconstruction loss). Lazy R1 (scaled by its interval) and
+with margins U[0.8, 1] and the discriminator's reconstruction loss: LPIPS-VGG as FastGAN's, whose frozen
+weights ride in state["frozen"], or mixdl.recon_loss="l1"). Lazy R1 (scaled by its interval) and
 StyleGAN2 path-length regularisation (pl_mean in state["extra"]) are phases of their own.
 Switches: mixdl.g_dist / mixdl.d_dist (paper Table 5: both off = the plain backbone, no mixup steps),
 mixdl.diffaug (DiffAugment on every adversarial D input), mixdl.coeffs (dirichlet, gaussian, uniform).
@@ -30,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from fsgen import configs, optim
+from fsgen import assets, configs, optim
 from fsgen.data.batches import draw
 from fsgen.data.diffaug import diff_augment
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
@@ -53,7 +54,7 @@ def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
   c.mixdl = dict(g_dist=True, d_dist=True, lambda_g=1000.0, lambda_d=1.0, mixup_every=2, coeffs="dirichlet",
                  alpha=1.0, kl_direction="code", diffaug="", flip=True, r1_gamma=10.0, r1_every=16,
                  pl_weight=2.0, pl_every=4, pl_batch_shrink=2, pl_decay=0.01, style_mixing=0.9,
-                 ema_decay=0.5 ** (32 / 10000), recon_weight=1.0)
+                 ema_decay=0.5 ** (32 / 10000), recon_weight=1.0, recon_loss="lpips_vgg")
   if backbone == "stylegan2":
     c.model = dict(backbone="stylegan2",
                    G=dict(z_dim=512, w_dim=512, n_mlp=8, lr_mlp=0.01, channel_base=32768, channel_max=512),
@@ -100,16 +101,23 @@ class Method(BaseMethod):
       raise ValueError(f"mixdl.r1_every={hp.r1_every} must be a multiple of mixdl.mixup_every={hp.mixup_every}")
     if self.mixup and hp.g_dist and self.bb.num_feats < 3:
       raise ValueError("the generator distance needs at least 3 generator feature maps (resolution too low)")
+    if hp.recon_loss not in ("lpips_vgg", "l1"):
+      raise ValueError(f"mixdl.recon_loss must be 'lpips_vgg' or 'l1', got {hp.recon_loss!r}")
+    if name == "fastgan" and hp.recon_loss == "lpips_vgg":
+      self._lpips = assets.load("lpips_vgg")  # host arrays; fetched once (see fsgen.assets)
 
   # ---- state ---------------------------------------------------------------------------------------
   def init(self, key, data, prior=None):
     params, spectral = self.bb.init(key)
     if prior is not None:  # warm start from an earlier workdir (config.init_from)
       params = jax.tree.map(jnp.asarray, prior["params"])
-    return {"params": params,
-            "opt": {n: self.tx[n].init(p) for n, p in params.items()},
-            "ema": {"G": params["G"]},
-            "extra": {"spectral": spectral, "pl_mean": jnp.zeros((), jnp.float32)}}
+    state = {"params": params,
+             "opt": {n: self.tx[n].init(p) for n, p in params.items()},
+             "ema": {"G": params["G"]},
+             "extra": {"spectral": spectral, "pl_mean": jnp.zeros((), jnp.float32)}}
+    if self.config.model.backbone == "fastgan" and self.hp.recon_loss == "lpips_vgg":
+      state["frozen"] = {"lpips": jax.tree.map(jnp.asarray, self._lpips)}  # in the state, never trained
+    return state
 
   def _step(self, state, net, loss_fn):
     """gradient_step, then writes the aux outputs (new spectral stats of `net`, pl_mean) into extra."""
@@ -169,15 +177,16 @@ class Method(BaseMethod):
       out_f, s = self.bb.discriminate(d, s, self._aug(jax.random.fold_in(ka, 1), fake), train=True)
       adv = self._d_adv(kl, out_r["logit"], out_f["logit"])
       metrics = {"D/adv": adv, "D/real_logit": out_r["logit"].mean(), "D/fake_logit": out_f["logit"].mean()}
-      loss = adv + self._recon(out_r, real, part, metrics)
+      loss = adv + self._recon(state, out_r, real, part, metrics)
       return loss, {**metrics, _AUX: {"spectral": s}}
 
     return self._step(state, "D", loss_fn)
 
-  def _recon(self, out, real, part, metrics):
+  def _recon(self, state, out, real, part, metrics):
     if "recon" not in out:
       return 0.0
-    metrics["D/recon"] = fastgan.reconstruction_loss(out["recon"], real[0], part)
+    lpips_params = state["frozen"]["lpips"] if self.hp.recon_loss == "lpips_vgg" else None
+    metrics["D/recon"] = fastgan.reconstruction_loss(out["recon"], real[0], part, lpips_params)
     return self.hp.recon_weight * metrics["D/recon"]
 
   def d_mix_step(self, state, data, key):
@@ -198,7 +207,7 @@ class Method(BaseMethod):
       index = jax.random.randint(k1, (), 0, len(out_r["patches"]))
       adv = jnp.stack([self._d_adv(kl, pr, pf) for pr, pf in zip(out_r["patches"], out_m["patches"])])[index]
       metrics = {"D/patch_adv": adv}
-      loss = adv + self._recon(out_r, real, part, metrics)
+      loss = adv + self._recon(state, out_r, real, part, metrics)
       if self.hp.d_dist:
         out_s, s = self.bb.discriminate(d, s, images, train=True)
         dist = mixup_distance(mix_feats=out_s["sim"][self.n:], edge_feats=out_s["sim"][:self.n], coeffs=c,

@@ -19,8 +19,8 @@ its power-iteration vectors live in the "spectral" collection, updated only in t
 
 Departures: BatchNorm always uses the batch statistics and keeps no running averages (the official trainer
 never switches to eval mode, so its running averages are never used); tanh on both outputs at every size
-(FastGAN applies it only at 1024 px; its issues #9/#11 say it does not matter); the reconstruction loss is
-L1 instead of LPIPS-VGG (see `reconstruction_loss`); nearest upsampling as in FastGAN (no transposed conv).
+(FastGAN applies it only at 1024 px; its issues #9/#11 say it does not matter). As in FastGAN: nearest
+upsampling (no transposed conv), LPIPS-VGG reconstruction loss (L1 as an option, `reconstruction_loss`).
 """
 
 from __future__ import annotations
@@ -251,14 +251,18 @@ class Discriminator(nn.Module):
     return out
 
 
-def reconstruction_loss(recon, real, part):
-  """FastGAN's self-supervised reconstruction term on reals [B, R, R, C] (FastGAN Eq. 2).
+def reconstruction_loss(recon, real, part, lpips_params=None):
+  """FastGAN's self-supervised reconstruction term on reals [B, R, R, C] (FastGAN Eq. 2): scalar.
 
-  Sum over the three decoders of the mean L1 error against the (quadrant of the) real image resized to the
-  decoder size. FastGAN uses LPIPS-VGG summed over the batch; L1 keeps the training step free of metric
-  weights and of a VGG forward per step (which would dominate CPU time).
+  Each of the three decoder outputs [B, r, r, C] (whole image from the 8x8 map, whole image from the small
+  path, quadrant `part` from the 16x16 map) is compared with the real image (or its quadrant) resized to r.
+  With lpips_params (the lpips_vgg asset): LPIPS-VGG summed over the batch, as the official trainer
+  (`percept(rec, F.interpolate(real, r)).sum()`); without: the mean L1 error (a cheap option for CPU runs).
   """
   size = recon[0].shape[1]
   resize = lambda x: jax.image.resize(x, (x.shape[0], size, size, x.shape[3]), "bilinear", antialias=True)
   targets = (resize(real), resize(real), resize(crop_quadrant(real, part)))
+  if lpips_params is not None:
+    from fsgen.nets.lpips import lpips  # pylint: disable=import-outside-toplevel
+    return sum(jnp.sum(lpips(lpips_params, r, t)) for r, t in zip(recon, targets))
   return sum(jnp.mean(jnp.abs(r - t)) for r, t in zip(recon, targets))

@@ -108,3 +108,12 @@ def distance(feats0: list[jax.Array], feats1: list[jax.Array]) -> jax.Array:
 def flatten(feats: list[jax.Array]) -> jax.Array:
   """Feature-form list -> [B, D]; squared Euclidean distance between rows = LPIPS."""
   return jnp.concatenate([f.reshape(f.shape[0], -1) for f in feats], axis=1)
+
+
+def lpips(params, x: jax.Array, y: jax.Array, net: str = "vgg") -> jax.Array:
+  """Differentiable LPIPS [B] between x and y [B, H, W, C] in [-1, 1] (C = 1 is repeated to RGB; H >= 16
+  for VGG). params: the `lpips_<net>` asset of fsgen.assets (LPIPSNet variables), held frozen by callers."""
+  if x.shape[-1] == 1:
+    x, y = jnp.repeat(x, 3, axis=-1), jnp.repeat(y, 3, axis=-1)
+  model = LPIPSNet(net)
+  return distance(model.apply({"params": params}, x), model.apply({"params": params}, y))

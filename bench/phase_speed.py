@@ -1,0 +1,65 @@
+"""Per-phase speed of a preset at its real size: compile s and ms per call of each jitted phase.
+
+  python bench/phase_speed.py --config=cola_fmnist_cpu:stage=1 [--calls 10]
+  python bench/phase_speed.py --config=scola_fmnist_10spc_cpu        # COLA's Step II step (one-hot targets)
+  python bench/phase_speed.py --config=mixdl_panda10_cpu
+
+The preset's own data is loaded (as in training) and its state initialised on one device; each phase is
+then called `calls` times back to back (state donated, as in the loop) after one compiling call. A
+preset's step time is the sum over the phases due at that step (see each method's `phases()`), e.g. COLA
+Step I alternates assignment and rotation epochs, MixDL runs its _mix phases every 2nd step. Presets
+that start from another workdir (config.init_from, e.g. cola_*:stage=2) need that workdir to exist.
+"""
+
+import argparse
+import pathlib
+import resource
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from fsgen import checkpoint, configs, data as fsdata, methods, parallel  # noqa: E402
+from fsgen.train import PhaseRunner, initial_state  # noqa: E402
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--config", required=True, help="preset NAME[:args] or path.py[:args]")
+  p.add_argument("--calls", type=int, default=10)
+  a = p.parse_args()
+  c = configs.load(a.config)
+  dataset = fsdata.load(c.data)
+  host = {"images": dataset.images}
+  if dataset.labels is not None:
+    host["labels"] = dataset.labels
+  method = methods.build(c)
+  prior = checkpoint.restore_raw(c.init_from)[0] if c.get("init_from") else None
+  mesh = parallel.make_mesh(1)
+  repl = parallel.replicated(mesh)
+  print(f"{a.config}: {len(dataset)} images {dataset.images.shape[1:]}, batch {c.batch_size}, "
+        f"JAX {jax.__version__} on {jax.devices()[0].device_kind}")
+  print(f"{'phase':<12}{'compile s':>10}{'ms/call':>10}")
+  with jax.set_mesh(mesh):
+    data = jax.device_put({k: jnp.asarray(v) for k, v in host.items()}, repl)
+    state = jax.jit(lambda k, d: initial_state(method, k, d, prior), out_shardings=repl)(jax.random.key(0), data)
+    runner = PhaseRunner(method.phases(), repl)
+    key = jax.device_put(jax.random.key(1), repl)
+    for phase, fn in zip(runner.phases, runner.jitted):
+      t0 = time.perf_counter()
+      state, _ = fn(state, data, key)
+      jax.block_until_ready(state)
+      compile_s = time.perf_counter() - t0
+      t0 = time.perf_counter()
+      for i in range(a.calls):
+        state, _ = fn(state, data, jax.random.fold_in(key, i))
+      jax.block_until_ready(state)
+      print(f"{phase.name:<12}{compile_s:>10.1f}{1000 * (time.perf_counter() - t0) / a.calls:>10.1f}", flush=True)
+  print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+  main()

@@ -11,15 +11,8 @@ Reduced:  :test runs the same code path at width 8, 32 px, 2 steps (tests/test_m
 Twin:     mixdl_sketches10_nomixdl (plain StyleGAN2).
 """
 
-from fsgen import configs
 from fsgen.methods import mixdl
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, test=False, source="folder:data/face_sketches", shots=10)
-  c = mixdl.default_config("stylegan2")
-  c.data = configs.data_defaults(source=args.source, resolution=256, channels=3, shots=args.shots)
-  c.total_steps = 120_000
-  c.log_every, c.sample_every, c.ckpt_every = 100, 5000, 10_000
-  c.evals = dict(fid=dict(type="fid", every=10_000, n=5000), lpips=dict(type="lpips", every=10_000, n=1000))
-  return mixdl.reduce_for_test(c) if args.test else c
+  return mixdl.paper_preset("folder:data/face_sketches", arg)

@@ -369,6 +369,19 @@ def light_model(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   return c
 
 
+def paper_preset(default_source: str, arg=None) -> ml_collections.ConfigDict:
+  """The 10-shot paper presets' body (mixdl_ffhq10, _anime10, _dog10, _sketches10): config-f StyleGAN2 at
+  256 px, the official defaults, 120k steps, FID (5k samples) and LPIPS (1k) every 10k steps; `arg` takes
+  source=..., shots=N and test (the reduced form)."""
+  args = configs.parse_arg(arg, test=False, source=default_source, shots=10)
+  c = default_config("stylegan2")
+  c.data = configs.data_defaults(source=args.source, resolution=256, channels=3, shots=args.shots)
+  c.total_steps = 120_000
+  c.log_every, c.sample_every, c.ckpt_every = 100, 5000, 10_000
+  c.evals = dict(fid=dict(type="fid", every=10_000, n=5000), lpips=dict(type="lpips", every=10_000, n=1000))
+  return reduce_for_test(c) if args.test else c
+
+
 def cpu_preset(source: str, arg=None) -> ml_collections.ConfigDict:
   """The mixdl_*_cpu presets' body: light StyleGAN2, 32 px, 10 shots of `source`, DiffAugment, EMA 0.999,
   3000 steps; `arg` takes steps=N, resolution=R and test (the reduced form)."""

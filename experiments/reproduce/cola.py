@@ -15,10 +15,10 @@ workdir (--root, default runs/reproduce_cola) and finished cells are read back f
 so the script can be stopped and restarted. Prints a Markdown table (mean +- std over seeds) and writes
 ROOT/results.json and ROOT/results.md.
 
-Cost on the shared 2-core CPU, measured at load average ~3.5 (ms per step): sCOLA generator 260 (5 spc),
-340 (10), 370 (20); ResNet-20 ~1,000; Step I assignment 640, rotation 1,770. Per seed: sCOLA 2.5-7 min,
-3 classifiers x 180 steps ~9 min per size, Step I (320 steps) ~7 min: about 2.5 hours for 3 sizes x 3
-seeds (about 2.5x longer at load 9).
+Cost on the 2-core CPU, measured on 2026-11-22 next to one other job: per seed a 5 / 10 / 20 spc cell
+(sCOLA generator + three ResNet-20s) took 11-14 / 19-23 / 22-30 min and Step I 7.5 min; the whole default
+run about 3 h on one process (2 h 35 min here with the seed-2 cells as a second process). Per phase see
+bench/phase_speed.py (Step II 354 ms/step, Step I assignment 601 ms, rotation 1,785 ms).
 `--test` runs the whole pipeline on the presets' reduced forms (builtin:digits, 2 steps) in a minute.
 """
 

@@ -17,7 +17,7 @@ ROOT/results.json and ROOT/results.md.
 
 Cost on the 2-core CPU, measured on 2026-11-22 next to one other job: per seed a 5 / 10 / 20 spc cell
 (sCOLA generator + three ResNet-20s) took 11-14 / 19-23 / 22-30 min and Step I 7.5 min; the whole default
-run about 3 h on one process (2 h 35 min here with the seed-2 cells as a second process). Per phase see
+run an estimated ~3 h as one process (2 h 35 min here with the seed-2 cells as a second process). Per phase see
 bench/phase_speed.py (Step II 354 ms/step, Step I assignment 601 ms, rotation 1,785 ms).
 `--test` runs the whole pipeline on the presets' reduced forms (builtin:digits, 2 steps) in a minute.
 """

@@ -31,6 +31,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fsgen.nets.lpips import lpips
+
 _MULT = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
 SPECTRAL = "spectral"
 
@@ -263,6 +265,5 @@ def reconstruction_loss(recon, real, part, lpips_params=None):
   resize = lambda x: jax.image.resize(x, (x.shape[0], size, size, x.shape[3]), "bilinear", antialias=True)
   targets = (resize(real), resize(real), resize(crop_quadrant(real, part)))
   if lpips_params is not None:
-    from fsgen.nets.lpips import lpips  # pylint: disable=import-outside-toplevel
     return sum(jnp.sum(lpips(lpips_params, r, t)) for r, t in zip(recon, targets))
   return sum(jnp.mean(jnp.abs(r - t)) for r, t in zip(recon, targets))

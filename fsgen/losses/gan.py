@@ -10,22 +10,33 @@ def d_loss(kind: str, *, real_logits: jax.Array, fake_logits: jax.Array) -> jax.
   """Discriminator loss on logits [B].
 
   nonsaturating (Goodfellow et al. 2014): E[softplus(-D(x))] + E[softplus(D(G(z)))];
-  hinge (Lim & Ye 2017): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))].
+  hinge (Lim & Ye 2017): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))];
+  lsgan (Mao et al. 2017, targets real 1, fake 0): E[(D(x) - 1)^2] / 2 + E[D(G(z))^2] / 2.
   """
   if kind == "nonsaturating":
     return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
   if kind == "hinge":
     return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
-  raise ValueError(f"unknown GAN loss {kind!r} (known: nonsaturating, hinge)")
+  if kind == "lsgan":
+    return 0.5 * jnp.mean(jnp.square(real_logits - 1.0)) + 0.5 * jnp.mean(jnp.square(fake_logits))
+  raise ValueError(f"unknown GAN loss {kind!r} (known: nonsaturating, hinge, lsgan)")
 
 
 def g_loss(kind: str, *, fake_logits: jax.Array) -> jax.Array:
-  """Generator loss on logits [B]: nonsaturating E[softplus(-D(G(z)))]; hinge -E[D(G(z))]."""
+  """Generator loss on logits [B]: nonsaturating E[softplus(-D(G(z)))]; hinge -E[D(G(z))];
+  lsgan E[(D(G(z)) - 1)^2] / 2. The mean of `g_loss_per_example`."""
+  return jnp.mean(g_loss_per_example(kind, fake_logits=fake_logits))
+
+
+def g_loss_per_example(kind: str, *, fake_logits: jax.Array) -> jax.Array:
+  """The generator loss of each example [B] (AugIntAE rescales them one by one)."""
   if kind == "nonsaturating":
-    return jnp.mean(jax.nn.softplus(-fake_logits))
+    return jax.nn.softplus(-fake_logits)
   if kind == "hinge":
-    return -jnp.mean(fake_logits)
-  raise ValueError(f"unknown GAN loss {kind!r} (known: nonsaturating, hinge)")
+    return -fake_logits
+  if kind == "lsgan":
+    return 0.5 * jnp.square(fake_logits - 1.0)
+  raise ValueError(f"unknown GAN loss {kind!r} (known: nonsaturating, hinge, lsgan)")
 
 
 def r1_penalty(d_fn, real: jax.Array) -> jax.Array:

@@ -34,6 +34,7 @@ import ml_collections
 from fsgen import assets, configs, optim
 from fsgen.data.batches import draw
 from fsgen.data.diffaug import diff_augment
+from fsgen.latent import slerp
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
 from fsgen.losses.mixup_distance import layerwise_mixup_distance, mixing_coefficients, mixup_distance
 from fsgen.methods.base import Method as BaseMethod, Phase
@@ -343,10 +344,7 @@ class Method(BaseMethod):
       a, b = self.bb.codes(g, z0), self.bb.codes(g, z1)
       path = lambda t: a + t * (b - a)
     else:
-      cos = jnp.sum(z0 * z1, -1, keepdims=True) / (jnp.linalg.norm(z0, axis=-1, keepdims=True)
-                                                   * jnp.linalg.norm(z1, axis=-1, keepdims=True))
-      omega = jnp.arccos(jnp.clip(cos, -1 + 1e-6, 1 - 1e-6))
-      path = lambda t: (jnp.sin((1 - t) * omega) * z0 + jnp.sin(t * omega) * z1) / jnp.sin(omega)
+      path = lambda t: slerp(z0, z1, t)
     frames = [self.bb.image(self.bb.generate(g, spec, path(float(t)), kn, train=False)[0]) for t in ts]
     return jnp.clip(jnp.stack(frames, axis=1), -1.0, 1.0)
 

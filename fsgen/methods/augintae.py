@@ -1,0 +1,311 @@
+"""`augintae`: augmentation-interpolative autoencoders, with the AE and IntAE baselines (Wertheimer et al.,
+arXiv 2011.13026; reference notes ../shared/reference/augintae.md).
+
+Training (mode "augint", paper Sec. 3, Eq. 1-6, A.1). From a batch x: A = T(x; rho_1), B = T(x; rho_2),
+C = T(x; alpha rho_1 + (1 - alpha) rho_2) with alpha the mean of two uniforms (fsgen.data.param_augment);
+the encoder E maps to the unit sphere and the decoder G reconstructs C from slerp(E(A), E(B); alpha):
+  L_recon = mean_i |C_i - G(slerp(E(A_i), E(B_i); alpha_i))|_1                              (Eq. 1, A.1)
+  L_AE = L_recon + k * mean_i gamma_i * L_adv,i                                              (Eq. 2)
+  gamma_i = ||d L_recon,i / d x_i|| / ||d L_adv,i / d x_i||, stop-gradient, x_i the decoded image (Eq. 3)
+  k <- clip(k - 0.001 (1 - (mean D(real) - mean D(fake))), 0, 1), k_0 = 1, once per step     (Eq. 4-6)
+with L_adv,i = (D(x_i) - 1)^2 / 2 (LSGAN) and D, of the encoder's architecture with one output, trained
+on real = the C-type augmented images vs fake = the decoded images.
+Baselines (paper Sec. 5): "ae" reconstructs C from E(C) (same data distribution, same GAN term); "int"
+(IntAE) reconstructs two different C-type augmented training images (seeds) and trains interpolations
+between them only through the GAN term, which also sees the seed reconstructions. For IntAE an example
+i is a pair: gamma_i compares the norms over its three decoded images (two reconstructions and one
+interpolation), since the interpolation alone has no reconstruction gradient [our reading].
+Without the GAN term (augintae.adversarial=False) the AE learning rate drops 10x at epochs 35 and 70
+(paper A.1); with it, it is constant. Choices the paper leaves open (reference Sec. 10), each a config
+key: batch 64, gradient norms w.r.t. the decoded images, D's real images = the C-type images, tanh output,
+FID paths at alpha = 0.25, 0.5, 0.75.
+Sampling (Sec. 4): encode seed images, pick random pairs, slerp at alpha ~ U(0, 1), decode. `generate`
+takes any seeds (novel classes); `sample` uses `augintae.num_seeds` training images chosen at init.
+
+Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
+Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
+gamma_eps, epochs, lr_drop_epochs, num_seeds, path_alphas}, config.model.{arch, width}, config.optim.{AE, D}.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from fsgen import configs, optim
+from fsgen.data import param_augment
+from fsgen.data.batches import draw, draw_indices
+from fsgen.data.preprocess import to_float
+from fsgen.latent import slerp
+from fsgen.losses.gan import d_loss, g_loss_per_example
+from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.nets import autoencoder
+from fsgen.update import gradient_step
+
+MODES = ("augint", "int", "ae")
+
+
+def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
+  """AugIntAE on 28 px handwriting (InfoGAN nets, latent 32, Adam 1e-3, 100 epochs, LSGAN term on)."""
+  c = configs.loop_defaults()
+  c.method = "augintae"
+  c.data = configs.data_defaults(resolution=28, channels=1)
+  c.batch_size = 64
+  c.model = dict(arch="infogan", width=64)
+  c.optim = dict(AE=dict(name="adam", learning_rate=1e-3), D=dict(name="adam", learning_rate=1e-3))
+  c.augintae = dict(mode=mode, latent_dim=32, interpolation="slerp", augment=param_augment.ranges_for("characters"),
+                    fill="nearest", adversarial=True, k_init=1.0, k_rate=1e-3, gamma_eps=1e-8, epochs=100,
+                    lr_drop_epochs=(35, 70), num_seeds=6, path_alphas=(0.25, 0.5, 0.75))
+  return c
+
+
+def steps_per_epoch(num_images: int, batch_size: int) -> int:
+  return math.ceil(num_images / batch_size)
+
+
+def interpolate(a: jax.Array, b: jax.Array, alpha: jax.Array, kind: str) -> jax.Array:
+  """Codes alpha * a + (1 - alpha) * b in the sense of Eq. 1 (alpha weights a): slerp or lerp; a, b [B, D]."""
+  if kind == "slerp":
+    return slerp(b, a, alpha)
+  if kind == "lerp":
+    return alpha[:, None] * a + (1.0 - alpha[:, None]) * b
+  raise ValueError(f"augintae.interpolation must be 'slerp' or 'lerp', got {kind!r}")
+
+
+def update_k(k: jax.Array, d_real: jax.Array, d_fake: jax.Array, rate: float) -> jax.Array:
+  """Eq. 4-6: k <- clip(k - rate * (1 - (d_real - d_fake)), 0, 1); d_* are batch means of D's outputs."""
+  return jnp.clip(k - rate * (1.0 - (d_real - d_fake)), 0.0, 1.0)
+
+
+def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float):
+  """Per-example gamma_i of Eq. 3 (stop-gradient) and the rescaled adversarial loss.
+
+  decoded [B, ...]; rec_fn, adv_fn: decoded -> per-example losses [B] (example i depends only on
+  decoded[i]). gamma_i = ||d rec_i / d decoded_i|| / (||d adv_i / d decoded_i|| + eps), so that the
+  gradient of gamma_i * adv_i reaching decoded_i has the norm of the reconstruction gradient.
+  Returns (mean_i gamma_i * adv_i(decoded), gamma [B], adv [B]).
+  """
+  x = jax.lax.stop_gradient(decoded)
+  per_row = lambda g: jnp.sqrt(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), -1))
+  g_rec = per_row(jax.grad(lambda y: jnp.sum(rec_fn(y)))(x))
+  g_adv = per_row(jax.grad(lambda y: jnp.sum(adv_fn(y)))(x))
+  gamma = jax.lax.stop_gradient(g_rec / (g_adv + eps))
+  adv = adv_fn(decoded)
+  return jnp.mean(gamma * adv), gamma, adv
+
+
+class Method(BaseMethod):
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.hp = hp = config.augintae
+    if hp.mode not in MODES:
+      raise ValueError(f"augintae.mode must be one of {MODES}, got {hp.mode!r}")
+    if hp.interpolation not in ("slerp", "lerp"):
+      raise ValueError(f"augintae.interpolation must be 'slerp' or 'lerp', got {hp.interpolation!r}")
+    if hp.fill not in param_augment.FILL_MODES:
+      raise ValueError(f"augintae.fill must be one of {param_augment.FILL_MODES}, got {hp.fill!r}")
+    self.E, self.G, self.D = autoencoder.build(
+        config.model.arch, resolution=config.data.resolution, channels=config.data.channels,
+        latent_dim=hp.latent_dim, width=config.model.width)
+    self.batch_size = config.batch_size
+
+  # ---- optimizers --------------------------------------------------------------------------------------
+  def ae_learning_rate(self, num_images: int):
+    """config.optim.AE's rate, or without the GAN term a schedule /10 at each of lr_drop_epochs (A.1)."""
+    lr = self.config.optim.AE.learning_rate
+    if self.hp.adversarial or not self.hp.lr_drop_epochs:
+      return lr
+    epoch = steps_per_epoch(num_images, self.batch_size)
+    return optax.piecewise_constant_schedule(lr, {int(e) * epoch: 0.1 for e in self.hp.lr_drop_epochs})
+
+  def _tx(self, num_images: int) -> dict:
+    """E and G each get config.optim.AE (own state) at `ae_learning_rate`; D gets config.optim.D."""
+    tx = optim.build({**dict(self.config.optim.AE), "learning_rate": self.ae_learning_rate(num_images)})
+    return {"E": tx, "G": tx, "D": optim.build(self.config.optim.D)}
+
+  def init(self, key, data, prior=None):
+    ke, kg, kd, ks = jax.random.split(key, 4)
+    n, res, ch = data["images"].shape[0], self.config.data.resolution, self.config.data.channels
+    x = jnp.zeros((1, res, res, ch))
+    params = {"E": self.E.init(ke, x)["params"],
+              "G": self.G.init(kg, jnp.zeros((1, self.hp.latent_dim)))["params"],
+              "D": self.D.init(kd, x)["params"]}
+    if prior is not None:
+      params = jax.tree.map(jnp.asarray, prior["params"])
+    tx = self._tx(n)
+    seeds = to_float(data["images"][draw_indices(ks, n, min(self.hp.num_seeds, n))])
+    return {"params": params, "opt": {k: tx[k].init(p) for k, p in params.items()}, "ema": {},
+            "extra": {"k": jnp.asarray(self.hp.k_init, jnp.float32), "seeds": seeds}}
+
+  # ---- the training examples of each mode --------------------------------------------------------------
+  def _examples(self, key, data):
+    """One batch of training examples of the mode: (codes, targets, rec_mask, real).
+
+    codes: E's params -> codes [B, m, D] of the m images decoded per example (augint, ae: m = 1, the
+    interpolation or the reconstruction of C; int: m = 3, both seed reconstructions and their
+    interpolation); targets [B, m, H, W, C]; rec_mask [m] (1 where the slot has a reconstruction target);
+    real: the C-type images D sees as real [B or 2B, H, W, C].
+    """
+    kx, kt, kt2, ka = jax.random.split(key, 4)
+    hp, B = self.hp, self.batch_size
+    encode = lambda e, imgs: self.E.apply({"params": e}, imgs)
+    if hp.mode == "int":
+      x = draw(kx, data["images"], 2 * B)
+      s1 = param_augment.triplet(kt, x[:B], hp.augment, hp.fill)[2]
+      s2 = param_augment.triplet(kt2, x[B:], hp.augment, hp.fill)[2]
+      alpha = param_augment.interpolation_alpha(ka, B)
+      targets, mask, real = jnp.stack([s1, s2, s1], 1), (1.0, 1.0, 0.0), jnp.concatenate([s1, s2])
+
+      def codes(e):
+        z1, z2 = encode(e, s1), encode(e, s2)
+        return jnp.stack([z1, z2, interpolate(z1, z2, alpha, hp.interpolation)], 1)
+    else:
+      x = draw(kx, data["images"], B)
+      a, b, c, alpha = param_augment.triplet(kt, x, hp.augment, hp.fill)
+      targets, mask, real = c[:, None], (1.0,), c
+
+      def codes(e):
+        if hp.mode == "ae":
+          return encode(e, c)[:, None]
+        return interpolate(encode(e, a), encode(e, b), alpha, hp.interpolation)[:, None]
+    return codes, targets, jnp.asarray(mask), real
+
+  def _decode(self, g, codes):
+    b, m, d = codes.shape
+    out = self.G.apply({"params": g}, codes.reshape(b * m, d))
+    return out.reshape(b, m, *out.shape[1:])
+
+  def _d(self, d_params, images):
+    return self.D.apply({"params": d_params}, images)[:, 0]
+
+  def d_step(self, state, data, key):
+    p = state["params"]
+    codes, _, _, real = self._examples(key, data)
+    fake = jax.lax.stop_gradient(self._decode(p["G"], codes(p["E"])))
+    fake = fake.reshape(-1, *fake.shape[2:])
+
+    def loss_fn(d):
+      real_out, fake_out = self._d(d, real), self._d(d, fake)
+      loss = d_loss("lsgan", real_logits=real_out, fake_logits=fake_out)
+      return loss, {"D/adv": loss, "D/real": real_out.mean(), "D/fake": fake_out.mean()}
+
+    return gradient_step(state, "D", self._tx(data["images"].shape[0]), loss_fn)
+
+  def ae_step(self, state, data, key):
+    hp = self.hp
+    codes, targets, mask, real = self._examples(key, data)
+    d_params, k = state["params"]["D"], state["extra"]["k"]
+
+    def rec_fn(decoded):  # [B, m, ...] -> [B]: mean L1 over the slots with a target
+      per_slot = jnp.mean(jnp.abs(decoded - targets), axis=tuple(range(2, decoded.ndim)))
+      return jnp.sum(per_slot * mask, -1) / jnp.sum(mask)
+
+    def adv_fn(decoded):  # [B, m, ...] -> [B]: mean LSGAN generator loss over the slots
+      flat = decoded.reshape(-1, *decoded.shape[2:])
+      out = g_loss_per_example("lsgan", fake_logits=self._d(d_params, flat))
+      return out.reshape(decoded.shape[:2]).mean(-1)
+
+    def loss_fn(params):
+      decoded = self._decode(params["G"], codes(params["E"]))
+      rec = rec_fn(decoded)
+      metrics = {"AE/recon": rec.mean()}
+      loss = rec.mean()
+      if hp.adversarial:
+        adv, gamma, raw = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps)
+        loss = loss + k * adv
+        flat = jax.lax.stop_gradient(decoded).reshape(-1, *decoded.shape[2:])
+        metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean(),
+                        "AE/d_fake": self._d(d_params, flat).mean()})
+      return loss, metrics
+
+    state, metrics = gradient_step(state, ("E", "G"), self._tx(data["images"].shape[0]), loss_fn)
+    if hp.adversarial:
+      d_real = self._d(d_params, real).mean()
+      k = update_k(k, d_real, metrics["AE/d_fake"], hp.k_rate)
+      state = {**state, "extra": {**state["extra"], "k": k}}
+      metrics["AE/k"] = k
+    return state, metrics
+
+  def phases(self):
+    phases = [Phase("D", self.d_step)] if self.hp.adversarial else []
+    return phases + [Phase("AE", self.ae_step)]
+
+  # ---- sampling ----------------------------------------------------------------------------------------
+  def sampling_params(self, state):
+    return {"E": state["params"]["E"], "G": state["params"]["G"], "seeds": state["extra"]["seeds"]}
+
+  def generate(self, params, key, seeds: jax.Array, n: int, alphas=None) -> jax.Array:
+    """n images [n, H, W, C] in [-1, 1] from seed images [S, H, W, C] (S >= 2, floats in [-1, 1]).
+
+    Each image decodes slerp (or lerp) between the codes of a random pair of distinct seeds, at alpha ~
+    U(0, 1), or, with `alphas` (e.g. the FID protocol's (0.25, 0.5, 0.75)), at each of those points along
+    n / len(alphas) random paths (n must then be a multiple of len(alphas))."""
+    s = seeds.shape[0]
+    if s < 2:
+      raise ValueError(f"AugIntAE needs at least 2 seed images to interpolate, got {s}")
+    per = 1 if alphas is None else len(alphas)
+    if n % per:
+      raise ValueError(f"n = {n} is not a multiple of the {per} points per path")
+    ki, kj, ka = jax.random.split(key, 3)
+    paths = n // per
+    i = jax.random.randint(ki, (paths,), 0, s)
+    j = (i + jax.random.randint(kj, (paths,), 1, s)) % s  # a different seed
+    z = self.E.apply({"params": params["E"]}, seeds)
+    if alphas is None:
+      alpha = jax.random.uniform(ka, (paths,))
+    else:
+      alpha = jnp.tile(jnp.asarray(alphas, jnp.float32), paths)
+      i, j = jnp.repeat(i, per), jnp.repeat(j, per)
+    codes = interpolate(z[i], z[j], alpha, self.hp.interpolation)
+    return self.G.apply({"params": params["G"]}, codes)
+
+  def sample(self, params, key, n):
+    return self.generate(params, key, params["seeds"], n)
+
+  def reconstruct(self, params, images: jax.Array) -> jax.Array:
+    """G(E(x)) for images [B, H, W, C] in [-1, 1] (the generalisation test of paper Table 1)."""
+    return self.G.apply({"params": params["G"]}, self.E.apply({"params": params["E"]}, images))
+
+
+def set_mode(c: ml_collections.ConfigDict, mode: str) -> ml_collections.ConfigDict:
+  """The AE / IntAE baselines of a preset: same nets, data, GAN term and schedule, another objective."""
+  if mode not in MODES:
+    raise ValueError(f"augintae.mode must be one of {MODES}, got {mode!r}")
+  c.augintae.mode = mode
+  return c
+
+
+# ---- preset helpers (experiments/configs/*ae_omniglot*.py) -------------------------------------------
+OMNIGLOT_SMALL1_IMAGES = 2720  # images_background_small1.zip: 136 characters x 20 drawers
+
+
+def omniglot_cpu_preset(source: str, mode: str, arg=None) -> ml_collections.ConfigDict:
+  """The *_omniglot_cpu presets' body: the paper's 28 px setting (InfoGAN nets, latent 32, Adam 1e-3,
+  LSGAN term) on Omniglot background_small1, `epochs` passes (default 100, as in the paper) at batch 64;
+  `arg` takes epochs=N and test (the reduced form)."""
+  args = configs.parse_arg(arg, test=False, epochs=100)
+  c = set_mode(default_config(), mode)
+  c.data = configs.data_defaults(source=source, resolution=28, channels=1, labels=True)
+  c.augintae.epochs = args.epochs
+  c.total_steps = args.epochs * steps_per_epoch(OMNIGLOT_SMALL1_IMAGES, c.batch_size)
+  c.log_every, c.sample_every, c.ckpt_every = 100, 1000, 1000
+  c.num_samples = 64
+  return reduce_for_test(c) if args.test else c
+
+
+def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The same nets and phases at width 8, batch 8, on scikit-learn's digits (no download), 2 steps."""
+  c.data = configs.data_defaults(source="builtin:digits", resolution=c.data.resolution,
+                                 channels=c.data.channels, shots=64)
+  c.model.width = 8
+  c.batch_size = 8
+  c.total_steps = 2
+  c.log_every = c.sample_every = c.ckpt_every = 2
+  c.num_samples = 4
+  c.evals = {}
+  return c

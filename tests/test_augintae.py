@@ -1,0 +1,239 @@
+"""AugIntAE: slerp, interpolable augmentations, the k rule, gradient-norm equalisation, the phases, the
+three modes through the loop, and few-shot generation from seeds."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fsgen import configs, train
+from fsgen.data import param_augment
+from fsgen.latent import slerp
+from fsgen.methods import augintae
+
+PRESETS = ("augintae_omniglot_cpu", "intae_omniglot_cpu", "ae_omniglot_cpu")
+
+
+def _leaves_equal(a, b):
+  return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+# ---- latent interpolation -------------------------------------------------------------------------------
+
+def test_slerp_endpoints_unit_norm_and_parallel_fallback():
+  a, b = jax.random.normal(jax.random.key(0), (2, 5, 16))
+  a, b = a / jnp.linalg.norm(a, axis=-1, keepdims=True), b / jnp.linalg.norm(b, axis=-1, keepdims=True)
+  np.testing.assert_allclose(slerp(a, b, 0.0), a, atol=1e-6)
+  np.testing.assert_allclose(slerp(a, b, 1.0), b, atol=1e-6)
+  mid = slerp(a, b, jnp.full((5,), 0.3))
+  np.testing.assert_allclose(jnp.linalg.norm(mid, axis=-1), 1.0, atol=1e-5)
+  # equal angles: the point at t = 0.3 is 0.3 of the way along the arc
+  ang = lambda u, v: jnp.arccos(jnp.clip(jnp.sum(u * v, -1), -1, 1))
+  np.testing.assert_allclose(ang(a, mid), 0.3 * ang(a, b), atol=1e-4)
+  np.testing.assert_allclose(slerp(a, a, 0.4), a, atol=1e-6)  # parallel codes: finite, the code itself
+  assert np.all(np.isfinite(jax.grad(lambda x: slerp(x, x, 0.4).sum())(a[0])))
+
+
+def test_interpolate_weights_the_first_code_by_alpha():
+  a, b = jnp.eye(4)[:1], jnp.eye(4)[1:2]
+  for kind in ("slerp", "lerp"):
+    np.testing.assert_allclose(augintae.interpolate(a, b, jnp.ones(1), kind), a, atol=1e-6)
+    np.testing.assert_allclose(augintae.interpolate(a, b, jnp.zeros(1), kind), b, atol=1e-6)
+  with pytest.raises(ValueError, match="interpolation"):
+    augintae.interpolate(a, b, jnp.ones(1), "cubic")
+
+
+# ---- augmentations ---------------------------------------------------------------------------------------
+
+def _image(c=1, size=9, seed=0):
+  return jax.random.uniform(jax.random.key(seed), (size, size, c), minval=-1, maxval=1)
+
+
+def test_identity_parameters_leave_images_unchanged():
+  x = _image(3)
+  rho = jnp.asarray(param_augment.IDENTITY)[None]
+  np.testing.assert_allclose(param_augment.apply(x[None], rho)[0], x, atol=1e-5)
+
+
+def test_rotation_and_translation_move_content_as_expected():
+  x = _image(1)
+  rho = jnp.asarray(param_augment.IDENTITY).at[0].set(90.0)
+  rotated = param_augment.warp(x, rho)
+  # +90 degrees with y pointing down is a clockwise turn on screen: np.rot90 with k = -1
+  np.testing.assert_allclose(rotated[..., 0], np.rot90(np.asarray(x[..., 0]), k=-1), atol=1e-5)
+  rho = jnp.asarray(param_augment.IDENTITY).at[1].set(2.0).at[2].set(-1.0)
+  shifted = param_augment.warp(x, rho)
+  np.testing.assert_allclose(shifted[1:7, 2:], x[2:8, :-2], atol=1e-5)  # content 2 right, 1 up
+
+
+def test_triplet_interpolates_the_parameters():
+  """C is made with alpha rho_1 + (1 - alpha) rho_2: rebuilt from the same keys, and equal to A (B) when
+  the parameters are forced to alpha = 1 (0)."""
+  ranges = param_augment.ranges_for("natural")
+  x = jnp.stack([_image(3, 16, s) for s in range(4)])
+  key = jax.random.key(3)
+  a, b, c, alpha = param_augment.triplet(key, x, ranges, "mirror")
+  k1, k2, ka = jax.random.split(key, 3)
+  rho1, rho2 = param_augment.sample_params(k1, 4, ranges), param_augment.sample_params(k2, 4, ranges)
+  np.testing.assert_allclose(param_augment.apply(x, rho1, "mirror"), a, atol=1e-6)
+  mix = alpha[:, None] * rho1 + (1 - alpha[:, None]) * rho2
+  np.testing.assert_allclose(param_augment.apply(x, mix, "mirror"), c, atol=1e-6)
+  assert not np.allclose(a, b)
+  lo, hi = np.minimum(rho1, rho2), np.maximum(rho1, rho2)
+  assert np.all((lo - 1e-6 <= mix) & (mix <= hi + 1e-6))
+
+
+def test_sampled_parameters_stay_in_the_paper_ranges_and_alpha_is_triangular():
+  r = param_augment.ranges_for("characters")
+  rho = np.asarray(param_augment.sample_params(jax.random.key(0), 4000, r))
+  assert np.abs(rho[:, 0]).max() <= 20 and np.abs(rho[:, 1:3]).max() <= 4 and np.abs(rho[:, 4]).max() <= 6
+  assert 0.8 <= rho[:, 3].min() and rho[:, 3].max() <= 1.2
+  np.testing.assert_array_equal(rho[:, 5:8], 1.0)  # no colour jitter for characters
+  alpha = np.asarray(param_augment.interpolation_alpha(jax.random.key(1), 20000))
+  assert 0 <= alpha.min() and alpha.max() <= 1 and abs(alpha.mean() - 0.5) < 0.01
+  assert abs(np.mean((alpha > 0.25) & (alpha < 0.75)) - 0.75) < 0.015  # triangular: 3/4 in the middle half
+  with pytest.raises(ValueError, match="fill"):
+    param_augment.warp(_image(), jnp.asarray(param_augment.IDENTITY), "wrap-around")
+
+
+# ---- the adversarial weighting ----------------------------------------------------------------------------
+
+def test_k_falls_while_the_score_gap_is_below_one_and_stays_in_unit_interval():
+  k = jnp.float32(0.5)
+  assert augintae.update_k(k, 0.6, 0.2, 1e-3) < k  # gap 0.4 < 1
+  assert augintae.update_k(k, 1.5, 0.1, 1e-3) > k  # gap 1.4 > 1
+  assert augintae.update_k(jnp.float32(1.0), 2.0, 0.0, 1e-3) == 1.0
+  assert augintae.update_k(jnp.float32(0.0), 0.0, 0.0, 1e-3) == 0.0
+
+
+def test_gamma_equalises_the_gradient_norms_per_image():
+  x = jax.random.normal(jax.random.key(0), (3, 4, 4, 1))
+  target = jnp.zeros_like(x)
+  rec_fn = lambda y: jnp.mean(jnp.abs(y - target), axis=(1, 2, 3))
+  scale = jnp.array([1.0, 10.0, 100.0])  # three very different adversarial gradient sizes
+  adv_fn = lambda y: scale * jnp.sum(jnp.square(y), axis=(1, 2, 3))
+  _, gamma, _ = augintae.equalised_adversarial(rec_fn, adv_fn, x, 1e-12)
+  norm = lambda g: jnp.sqrt(jnp.sum(jnp.square(g), axis=(1, 2, 3)))
+  g_adv = jax.grad(lambda y: jnp.sum(jax.lax.stop_gradient(gamma) * adv_fn(y)))(x)
+  g_rec = jax.grad(lambda y: jnp.sum(rec_fn(y)))(x)
+  np.testing.assert_allclose(norm(g_adv), norm(g_rec), rtol=1e-5)
+  # gamma carries no gradient of its own
+  g_full = jax.grad(lambda y: augintae.equalised_adversarial(rec_fn, adv_fn, y, 1e-12)[0])(x)
+  np.testing.assert_allclose(g_full, g_adv / 3, rtol=1e-5)
+
+
+# ---- the method ---------------------------------------------------------------------------------------------
+
+def _method(mode="augint", **hp):
+  c = configs.load(f"{dict(augint='augintae', int='intae', ae='ae')[mode]}_omniglot_cpu:test")
+  c.augintae.update(hp)
+  m = augintae.Method(c)
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 255, (32, 28, 28, 1), np.uint8))
+  data = {"images": images}
+  return m, data, m.init(jax.random.key(0), data)
+
+
+@pytest.mark.parametrize("mode", augintae.MODES)
+def test_ae_phase_moves_encoder_and_decoder_and_freezes_d_and_the_d_phase_the_reverse(mode):
+  m, data, state = _method(mode)
+  ae, metrics = jax.jit(m.ae_step)(state, data, jax.random.key(1))
+  assert _leaves_equal(ae["params"]["D"], state["params"]["D"])
+  for net in ("E", "G"):
+    assert not _leaves_equal(ae["params"][net], state["params"][net])
+    assert np.isfinite(float(metrics[f"{net}/grad_norm"])) and float(metrics[f"{net}/grad_norm"]) > 0
+  assert float(metrics["AE/recon"]) > 0 and float(metrics["AE/gamma"]) > 0
+  assert float(ae["extra"]["k"]) < 1.0  # an untrained D has a score gap below 1: k falls from k_0 = 1
+  d, dm = jax.jit(m.d_step)(state, data, jax.random.key(2))
+  for net in ("E", "G"):
+    assert _leaves_equal(d["params"][net], state["params"][net])
+  assert not _leaves_equal(d["params"]["D"], state["params"]["D"]) and float(dm["D/grad_norm"]) > 0
+
+
+def test_without_the_gan_term_there_is_no_d_phase_and_the_lr_drops_tenfold():
+  m, data, state = _method(adversarial=False)
+  assert [p.name for p in m.phases()] == ["AE"]
+  ae, metrics = jax.jit(m.ae_step)(state, data, jax.random.key(1))
+  assert "AE/adv" not in metrics and float(ae["extra"]["k"]) == 1.0
+  epoch = 6400 // m.batch_size  # drops at epochs 35 and 70
+  lr = m.ae_learning_rate(6400)
+  steps = (0, 35 * epoch - 1, 35 * epoch, 70 * epoch - 1, 70 * epoch)
+  assert [float(lr(s)) for s in steps] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
+  assert augintae.Method(configs.load("augintae_omniglot_cpu")).ae_learning_rate(6400) == 1e-3  # GAN term: constant
+
+
+def test_reconstruction_loss_decreases_when_training():
+  m, data, state = _method(adversarial=False)
+  step = jax.jit(m.ae_step)
+  losses = []
+  for i in range(40):
+    state, metrics = step(state, data, jax.random.key(i))
+    losses.append(float(metrics["AE/recon"]))
+  assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+
+def test_generate_interpolates_between_distinct_seeds():
+  m, data, state = _method()
+  params = m.sampling_params(state)
+  seeds = params["seeds"][:3]
+  out = m.generate(params, jax.random.key(0), seeds, 12, alphas=(0.0, 0.5, 1.0))
+  assert out.shape == (12, 28, 28, 1) and float(jnp.abs(out).max()) <= 1.0
+  recon = m.reconstruct(params, seeds)
+  # at alpha = 1 and 0 each path decodes one seed's code: a reconstruction, from two different seeds
+  ends = out.reshape(4, 3, 28, 28, 1)
+  for path in ends:
+    i = [int(np.argmin(np.abs(np.asarray(recon - e)).sum((1, 2, 3)))) for e in (path[2], path[0])]
+    np.testing.assert_allclose(path[2], recon[i[0]], atol=1e-5)
+    np.testing.assert_allclose(path[0], recon[i[1]], atol=1e-5)
+    assert i[0] != i[1]
+  assert m.sample(params, jax.random.key(1), 5).shape == (5, 28, 28, 1)
+  with pytest.raises(ValueError, match="at least 2 seed"):
+    m.generate(params, jax.random.key(0), seeds[:1], 4)
+  with pytest.raises(ValueError, match="multiple"):
+    m.generate(params, jax.random.key(0), seeds, 4, alphas=(0.25, 0.5, 0.75))
+
+
+def test_bad_mode_is_a_clear_error():
+  c = configs.load("augintae_omniglot_cpu:test")
+  c.augintae.mode = "vae"
+  with pytest.raises(ValueError, match="augintae.mode"):
+    augintae.Method(c)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_trains_two_steps_at_test_size(name, tmp_path):
+  c = configs.load(f"{name}:test")
+  c.devices, c.progress = 1, False
+  result = train.train_and_evaluate(c, tmp_path)
+  assert int(result.state["step"]) == 2 and result.trace_counts == {"D": 1, "AE": 1}
+  lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  values = [v for l in lines for k, v in l.items() if k != "step"]
+  assert values and np.all(np.isfinite(values)) and any("AE/k" in l for l in lines)
+  assert list((tmp_path / "samples").glob("*.png"))
+
+
+def test_full_size_presets_keep_the_papers_settings():
+  for name in PRESETS:
+    c = configs.load(name)
+    assert (c.data.resolution, c.augintae.latent_dim, c.model.arch, c.augintae.interpolation) == (28, 32, "infogan", "slerp")
+    assert c.optim.AE.learning_rate == 1e-3 and c.augintae.adversarial and c.total_steps == 100 * 43
+    assert c.augintae.augment.rotation == 20 and tuple(c.augintae.augment.scale) == (0.8, 1.2)
+
+
+def test_one_device_equals_four(tmp_path):
+  runs, first = [], []
+  for devices in (1, 4):
+    c = configs.load("augintae_omniglot_cpu:test")
+    c.devices, c.progress, c.total_steps, c.log_every = devices, False, 1, 1
+    runs.append(train.train_and_evaluate(c, tmp_path / str(devices)).state)
+    first.append(json.loads((tmp_path / str(devices) / "metrics.jsonl").read_text().splitlines()[0]))
+  assert runs[1]["params"]["G"]["Dense_0"]["kernel"].sharding.num_devices == 4
+  # step 0 sees the same batch, augmentations and nets: losses, gamma and k agree to float precision
+  for key in ("AE/recon", "AE/adv", "AE/gamma", "AE/k", "D/adv"):
+    np.testing.assert_allclose(first[0][key], first[1][key], rtol=1e-4)
+  # after one step (D and AE phases) the nets agree to float noise: reduction order differs across
+  # devices, and Adam's first update is lr * g / |g|, so only near-zero gradients can differ (measured
+  # max 4e-5). Over more steps Adam keeps amplifying such noise in weights with tiny gradients.
+  for a, b in zip(jax.tree.leaves(runs[0]["params"]), jax.tree.leaves(runs[1]["params"])):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4)

@@ -87,3 +87,15 @@ def data_defaults(**overrides) -> ml_collections.ConfigDict:
            subset_seed=0, labels=False, tfds_data_dir="", tfds_manual_dir="")
   d.update(overrides)
   return ml_collections.ConfigDict(d)
+
+
+def reduced_schedule(c: ml_collections.ConfigDict, *, steps: int = 2, every: int = 2, num_samples: int = 4,
+                     evals: dict | None = None) -> ml_collections.ConfigDict:
+  """The loop schedule of a preset's reduced `test` form: `steps` steps, logging, samples and checkpoints
+  every `every` steps, `num_samples` samples, `evals` (default none)."""
+  c.total_steps = steps
+  c.log_every = c.sample_every = c.ckpt_every = every
+  c.num_samples = num_samples
+  c.evals = evals or {}
+  return c
+

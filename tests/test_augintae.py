@@ -14,6 +14,7 @@ from fsgen.latent import slerp
 from fsgen.methods import augintae
 
 PRESETS = ("augintae_omniglot_cpu", "intae_omniglot_cpu", "ae_omniglot_cpu")
+PAPER = ("augintae_mnist", "augintae_omniglot", "augintae_cifar10", "augintae_cifar10:mode=int")
 
 
 def _leaves_equal(a, b):
@@ -201,9 +202,9 @@ def test_bad_mode_is_a_clear_error():
     augintae.Method(c)
 
 
-@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("name", PRESETS + PAPER)
 def test_preset_trains_two_steps_at_test_size(name, tmp_path):
-  c = configs.load(f"{name}:test")
+  c = configs.load(f"{name},test" if ":" in name else f"{name}:test")
   c.devices, c.progress = 1, False
   result = train.train_and_evaluate(c, tmp_path)
   assert int(result.state["step"]) == 2 and result.trace_counts == {"D": 1, "AE": 1}
@@ -216,9 +217,14 @@ def test_preset_trains_two_steps_at_test_size(name, tmp_path):
 def test_full_size_presets_keep_the_papers_settings():
   for name in PRESETS:
     c = configs.load(name)
-    assert (c.data.resolution, c.augintae.latent_dim, c.model.arch, c.augintae.interpolation) == (28, 32, "infogan", "slerp")
+    assert (c.data.resolution, c.augintae.latent_dim, c.model.arch) == (28, 32, "infogan")
+    assert c.augintae.interpolation == "slerp"
     assert c.optim.AE.learning_rate == 1e-3 and c.augintae.adversarial and c.total_steps == 100 * 43
     assert c.augintae.augment.rotation == 20 and tuple(c.augintae.augment.scale) == (0.8, 1.2)
+  c = configs.load("augintae_cifar10:mode=ae")
+  assert (c.data.resolution, c.augintae.latent_dim, c.model.arch, c.augintae.mode) == (64, 512, "dcgan", "ae")
+  assert (c.augintae.augment.rotation, c.augintae.augment.translation, c.augintae.augment.hue) == (10, 8, 0.05)
+  assert c.augintae.fill == "mirror" and c.total_steps == 100 * 782
 
 
 def test_one_device_equals_four(tmp_path):
@@ -237,3 +243,20 @@ def test_one_device_equals_four(tmp_path):
   # max 4e-5). Over more steps Adam keeps amplifying such noise in weights with tiny gradients.
   for a, b in zip(jax.tree.leaves(runs[0]["params"]), jax.tree.leaves(runs[1]["params"])):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4)
+
+
+def test_reproduction_splits_omniglot_into_train_and_truly_novel_alphabets():
+  """The reproduction's novel domain: small2 minus the alphabets small1 also has (Greek, Latin)."""
+  import importlib.util
+  from conftest import ROOT, shared_path
+  shared_path("omniglot", "images_background_small2.zip")
+  spec = importlib.util.spec_from_file_location("repro_augintae", ROOT / "experiments/reproduce/augintae.py")
+  repro = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(repro)
+  train_images, novel, labels = repro.load_domains()
+  assert train_images.shape == (2720, 28, 28, 1) and novel.shape == (2120, 28, 28, 1)
+  assert len(np.unique(labels)) == 106 and np.bincount(labels).tolist() == [20] * 106
+  seeds, i, j, alpha, cls = repro.few_shot_paths(labels, shots=6, n=636, seed=0)
+  assert seeds.shape == (106, 6) and len(i) == len(cls) == 636
+  assert np.all(labels[seeds] == np.arange(106)[:, None]) and np.all(i != j) and np.all((i < 6) & (j < 6))
+  np.testing.assert_allclose(np.unique(alpha), repro.ALPHAS)

@@ -61,9 +61,7 @@ def stage_config(args, *, source, num_images, resolution, channels, name, latent
     else:
       c.model.G.width = 8
       c.cola.latent_dim = 8
-    c.total_steps = 2
-    c.log_every = c.sample_every = c.ckpt_every = 2
-    c.num_samples = 16
+    configs.reduced_schedule(c, num_samples=16)
   return c
 
 

@@ -7,10 +7,9 @@ Setting:  the paper's MixDL (Dir(1) in W, lambda_G 1000, lambda_D 1, mixup every
           on a light StyleGAN2 (`mixdl.light_model`: W 128, 4 mapping layers, channels min(128, 1024 / res))
           with DiffAugment (color, translation, cutout; the paper's "+ DA" rows), which 10 images need at
           this short schedule, and EMA 0.999 (the paper's 0.99778 is tuned for 100k+ steps).
-Cost:     3000 steps. bench/step_speed.py --rows=mixdl --size=cpu --res=32 measured, on the 2-core CPU shared
-          with other jobs (load average 9-14, i.e. a fraction of the machine): 1176 ms/step with MixDL,
-          423 ms/step without, plus 6-14 min of XLA compilation; on an idle machine that is about 5x
-          less (estimated, not measured: ~15 min per run); under that load it is ~60 min. Lower with :steps=N.
+Cost:     3000 steps. Measured by experiments/reproduce/mixdl.py on the 2-core CPU next to one other job
+          (load ~4): 1073 s of training with MixDL, 917 s for the _nomixdl twin, compile included (so
+          under 30 min each). Lower with :steps=N.
 Expected: see the table in README / experiments/reproduce/mixdl.py (MixDL vs the _nomixdl twin).
 Reduced:  :test runs the same code path at width 8, 2 steps (tests/test_mixdl_presets.py).
 Twin:     mixdl_anime10_cpu_nomixdl.

@@ -29,8 +29,5 @@ def get_config(arg=None):
   if args.test:
     c.model.G.width = c.model.D.width = 8
     c.batch_size = 8
-    c.total_steps = 4
-    c.log_every = c.sample_every = c.ckpt_every = 2
-    c.num_samples = 16
-    c.evals = dict(nn=dict(type="nn", every=4, n=16))
+    configs.reduced_schedule(c, steps=4, num_samples=16, evals=dict(nn=dict(type="nn", every=4, n=16)))
   return c

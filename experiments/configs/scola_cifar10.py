@@ -43,9 +43,7 @@ def scola_config(args, *, source, test_source, resolution, channels, classes=10,
     c.model.G.width = 8
     c.cola.latent_dim = 8
     c.batch_size = 8
-    c.total_steps = 2
-    c.log_every = c.sample_every = c.ckpt_every = 2
-    c.num_samples = 16
+    configs.reduced_schedule(c, num_samples=16)
     c.classify = classify.default_config(test_source="builtin:digits", epochs=1, steps_per_epoch=2,
                                          batch_size=8, width=4, gen_per_class=4, seed=args.seed)
   return c

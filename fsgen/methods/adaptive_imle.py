@@ -282,11 +282,7 @@ def test_form(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
                 force_resample=2, warmup_steps=2)
   c.optim.G.learning_rate = 1e-3
   c.batch_size = 4
-  c.total_steps = 2
-  c.log_every = c.sample_every = c.ckpt_every = 2
-  c.num_samples = 4
-  c.evals = {}
-  return c
+  return configs.reduced_schedule(c)
 
 
 def paper_config(dataset: str, arg: str | None, *, adaptive: bool) -> ml_collections.ConfigDict:

@@ -76,6 +76,25 @@ def interpolate(a: jax.Array, b: jax.Array, alpha: jax.Array, kind: str) -> jax.
   raise ValueError(f"augintae.interpolation must be 'slerp' or 'lerp', got {kind!r}")
 
 
+def random_paths(key: jax.Array, num_seeds: int, n: int, alphas=None):
+  """(i, j, alpha), each [n]: n points on random paths between distinct seeds i != j.
+
+  Without `alphas`, one point per path at alpha ~ U(0, 1); with `alphas` (e.g. the FID protocol's
+  (0.25, 0.5, 0.75)), each of those points along n / len(alphas) paths (n must be a multiple)."""
+  if num_seeds < 2:
+    raise ValueError(f"AugIntAE needs at least 2 seed images to interpolate, got {num_seeds}")
+  per = 1 if alphas is None else len(alphas)
+  if n % per:
+    raise ValueError(f"n = {n} is not a multiple of the {per} points per path")
+  ki, kj, ka = jax.random.split(key, 3)
+  paths = n // per
+  i = jax.random.randint(ki, (paths,), 0, num_seeds)
+  j = (i + jax.random.randint(kj, (paths,), 1, num_seeds)) % num_seeds  # a different seed
+  if alphas is None:
+    return i, j, jax.random.uniform(ka, (paths,))
+  return jnp.repeat(i, per), jnp.repeat(j, per), jnp.tile(jnp.asarray(alphas, jnp.float32), paths)
+
+
 def update_k(k: jax.Array, d_real: jax.Array, d_fake: jax.Array, rate: float) -> jax.Array:
   """Eq. 4-6: k <- clip(k - rate * (1 - (d_real - d_fake)), 0, 1); d_* are batch means of D's outputs."""
   return jnp.clip(k - rate * (1.0 - (d_real - d_fake)), 0.0, 1.0)
@@ -240,29 +259,14 @@ class Method(BaseMethod):
     return {"E": state["params"]["E"], "G": state["params"]["G"], "seeds": state["extra"]["seeds"]}
 
   def generate(self, params, key, seeds: jax.Array, n: int, alphas=None) -> jax.Array:
-    """n images [n, H, W, C] in [-1, 1] from seed images [S, H, W, C] (S >= 2, floats in [-1, 1]).
+    """n images [n, H, W, C] in [-1, 1] from seed images [S, H, W, C] (floats in [-1, 1]) along
+    `random_paths` between distinct seeds (the paper's few-shot sampler, Sec. 4)."""
+    return self.decode_paths(params, seeds, *random_paths(key, seeds.shape[0], n, alphas))
 
-    Each image decodes slerp (or lerp) between the codes of a random pair of distinct seeds, at alpha ~
-    U(0, 1), or, with `alphas` (e.g. the FID protocol's (0.25, 0.5, 0.75)), at each of those points along
-    n / len(alphas) random paths (n must then be a multiple of len(alphas))."""
-    s = seeds.shape[0]
-    if s < 2:
-      raise ValueError(f"AugIntAE needs at least 2 seed images to interpolate, got {s}")
-    per = 1 if alphas is None else len(alphas)
-    if n % per:
-      raise ValueError(f"n = {n} is not a multiple of the {per} points per path")
-    ki, kj, ka = jax.random.split(key, 3)
-    paths = n // per
-    i = jax.random.randint(ki, (paths,), 0, s)
-    j = (i + jax.random.randint(kj, (paths,), 1, s)) % s  # a different seed
+  def decode_paths(self, params, seeds: jax.Array, i: jax.Array, j: jax.Array, alpha: jax.Array) -> jax.Array:
+    """G(interpolate(E(seeds[i]), E(seeds[j]), alpha)): [P, H, W, C] for index and alpha arrays [P]."""
     z = self.E.apply({"params": params["E"]}, seeds)
-    if alphas is None:
-      alpha = jax.random.uniform(ka, (paths,))
-    else:
-      alpha = jnp.tile(jnp.asarray(alphas, jnp.float32), paths)
-      i, j = jnp.repeat(i, per), jnp.repeat(j, per)
-    codes = interpolate(z[i], z[j], alpha, self.hp.interpolation)
-    return self.G.apply({"params": params["G"]}, codes)
+    return self.G.apply({"params": params["G"]}, interpolate(z[i], z[j], alpha, self.hp.interpolation))
 
   def sample(self, params, key, n):
     return self.generate(params, key, params["seeds"], n)
@@ -298,14 +302,34 @@ def omniglot_cpu_preset(source: str, mode: str, arg=None) -> ml_collections.Conf
   return reduce_for_test(c) if args.test else c
 
 
+PAPER_DATASETS = {  # name: (source, training images, resolution, channels)
+    "mnist": ("tfds:mnist:train", 60000, 28, 1),
+    "omniglot": ("tfds:omniglot:train", 19280, 28, 1),   # the background alphabets
+    "cifar10": ("tfds:cifar10:train", 50000, 64, 3),     # upsampled to DCGAN's 64 px (paper Sec. 5)
+}
+
+
+def paper_preset(dataset: str, arg=None) -> ml_collections.ConfigDict:
+  """The paper-scale presets' body (A.1): 28 px handwriting with InfoGAN nets and latent 32, or CIFAR-10
+  at 64 px with DCGAN nets, latent 512, the natural-image ranges and mirror padding; 100 epochs at
+  batch 64, Adam 1e-3. `arg` takes mode=augint|int|ae (the baselines), epochs=N and test."""
+  args = configs.parse_arg(arg, test=False, epochs=100, mode="augint")
+  source, n, res, ch = PAPER_DATASETS[dataset]
+  c = set_mode(default_config(), args.mode)
+  c.data = configs.data_defaults(source=source, resolution=res, channels=ch)
+  if ch == 3:
+    c.model.arch = "dcgan"
+    c.augintae.update(latent_dim=512, augment=param_augment.ranges_for("natural"), fill="mirror")
+  c.augintae.epochs = args.epochs
+  c.total_steps = args.epochs * steps_per_epoch(n, c.batch_size)
+  c.log_every, c.sample_every, c.ckpt_every = 100, 2000, 2000
+  return reduce_for_test(c) if args.test else c
+
+
 def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The same nets and phases at width 8, batch 8, on scikit-learn's digits (no download), 2 steps."""
   c.data = configs.data_defaults(source="builtin:digits", resolution=c.data.resolution,
                                  channels=c.data.channels, shots=64)
   c.model.width = 8
   c.batch_size = 8
-  c.total_steps = 2
-  c.log_every = c.sample_every = c.ckpt_every = 2
-  c.num_samples = 4
-  c.evals = {}
-  return c
+  return configs.reduced_schedule(c)

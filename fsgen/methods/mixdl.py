@@ -406,8 +406,4 @@ def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.model.D.update(width=8, proj_dim=16)
   c.batch_size = 4
   c.mixdl.update(r1_every=2, pl_every=2)
-  c.total_steps = 2
-  c.log_every = c.sample_every = c.ckpt_every = 2
-  c.num_samples = 4
-  c.evals = {}
-  return c
+  return configs.reduced_schedule(c)

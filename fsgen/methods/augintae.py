@@ -22,6 +22,15 @@ FID paths at alpha = 0.25, 0.5, 0.75.
 Sampling (Sec. 4): encode seed images, pick random pairs, slerp at alpha ~ U(0, 1), decode. `generate`
 takes any seeds (novel classes); `sample` uses `augintae.num_seeds` training images chosen at init.
 
+Known problem (open): on Omniglot (augintae_omniglot_cpu) E and G collapse within ~100 steps to one
+output for every input, the blank white page (L1 ~0.16 = twice the ink fraction), and stay there: in a
+20-epoch run E's gradient norm fell to 2e-8. Diagnosis so far: at init the decoded images barely depend
+on the input (std over the batch 0.006), because pixel norm, unlike the paper's batch norm, does not
+remove what all the mostly-white inputs share; L1 then drives the tanh output to saturation at white.
+A plain AE with these nets behaves the same under L1; under L2 it starts to use the code after ~250
+steps. Next: batch norm in E and G as in InfoGAN (statistics threaded through the state), or a
+linear output.
+
 Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
 Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
 gamma_eps, epochs, lr_drop_epochs, num_seeds, path_alphas}, config.model.{arch, width}, config.optim.{AE, D}.

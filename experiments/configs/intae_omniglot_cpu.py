@@ -9,8 +9,8 @@ Setting:  the paper's 28 px setting (A.1): InfoGAN encoder/decoder, latent 32 on
 Cost:     bench/phase_speed.py --config=augintae_omniglot_cpu on the idle 2-core CPU: D phase 252 ms, AE phase
           408 ms per step (batch 64; compute-bound: ~35M multiply-adds per image through E and G), i.e.
           ~47 min for the 100 epochs; :epochs=20 (~10 min) for a quick look.
-Expected: sample grids of interpolations between 6 training characters in WORKDIR/samples/; at present
-          the model collapses to blank images (Known problem in fsgen/methods/augintae.py).
+Expected: sample grids of interpolations between 6 training characters in WORKDIR/samples/ (a 300-step
+          check shows character-like strokes; the full run has not been made yet).
 Reduced:  :test runs the same phases at width 8 on scikit-learn's digits, 2 steps; :epochs=N shortens it.
 Family:   augintae_omniglot_cpu, intae_omniglot_cpu, ae_omniglot_cpu (same nets and data).
 """

@@ -22,16 +22,9 @@ FID paths at alpha = 0.25, 0.5, 0.75.
 Sampling (Sec. 4): encode seed images, pick random pairs, slerp at alpha ~ U(0, 1), decode. `generate`
 takes any seeds (novel classes); `sample` uses `augintae.num_seeds` training images chosen at init.
 
-Known problem (open): on Omniglot (augintae_omniglot_cpu) E and G collapse within ~100 steps to one
-output for every input, the blank white page (L1 ~0.16 = twice the ink fraction), and stay there: in a
-20-epoch run E's gradient norm fell to 2e-8. Diagnosis so far: at init the decoded images barely depend
-on the input (std over the batch 0.006), because pixel norm, unlike the paper's batch norm, does not
-remove what all the mostly-white inputs share; L1 then drives the tanh output to saturation at white.
-A plain AE with these nets behaves the same under L1; under L2 it starts to use the code after ~250
-steps. Confirmed cause: the same plain AE with batch norm in E and G, as in InfoGAN, learns under L1
-(L1 0.066 and std over the batch 0.23 at step 300, against 0.157 and 0.0 with pixel norm). Next: batch
-norm in E and G (statistics threaded through the state), and a choice for D, whose batch norm would
-couple the per-image gradient norms of Eq. 3.
+Normalisation: batch norm in E and G as in InfoGAN (statistics in state["batch_stats"], running averages
+for sampling), pixel norm in D so the gamma_i of Eq. 3 stay per image (fsgen.nets.autoencoder says why
+pixel norm fails in E and G).
 
 Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
 Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
@@ -161,16 +154,28 @@ class Method(BaseMethod):
   def init(self, key, data, prior=None):
     ke, kg, kd, ks = jax.random.split(key, 4)
     n, res, ch = data["images"].shape[0], self.config.data.resolution, self.config.data.channels
-    x = jnp.zeros((1, res, res, ch))
-    params = {"E": self.E.init(ke, x)["params"],
-              "G": self.G.init(kg, jnp.zeros((1, self.hp.latent_dim)))["params"],
-              "D": self.D.init(kd, x)["params"]}
+    x = jnp.zeros((2, res, res, ch))
+    variables = {"E": self.E.init(ke, x), "G": self.G.init(kg, jnp.zeros((2, self.hp.latent_dim))),
+                 "D": self.D.init(kd, x)}
+    params = {k: v["params"] for k, v in variables.items()}
+    batch_stats = {k: variables[k].get("batch_stats", {}) for k in ("E", "G")}
     if prior is not None:
       params = jax.tree.map(jnp.asarray, prior["params"])
+      batch_stats = jax.tree.map(jnp.asarray, prior["batch_stats"])
     tx = self._tx(n)
     seeds = to_float(data["images"][draw_indices(ks, n, min(self.hp.num_seeds, n))])
     return {"params": params, "opt": {k: tx[k].init(p) for k, p in params.items()}, "ema": {},
+            "batch_stats": batch_stats,
             "extra": {"k": jnp.asarray(self.hp.k_init, jnp.float32), "seeds": seeds}}
+
+  def _apply(self, net: str, params, batch_stats, x, train: bool):
+    """(output, new batch statistics) of E or G; with train, batch statistics are used and updated."""
+    module = {"E": self.E, "G": self.G}[net]
+    variables = {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
+    if train and batch_stats:
+      out, upd = module.apply(variables, x, train=True, mutable=["batch_stats"])
+      return out, upd["batch_stats"]
+    return module.apply(variables, x, train=train), batch_stats
 
   # ---- the training examples of each mode --------------------------------------------------------------
   def _examples(self, key, data):
@@ -183,7 +188,6 @@ class Method(BaseMethod):
     """
     kx, kt, kt2, ka = jax.random.split(key, 4)
     hp, B = self.hp, self.batch_size
-    encode = lambda e, imgs: self.E.apply({"params": e}, imgs)
     if hp.mode == "int":
       x = draw(kx, data["images"], 2 * B)
       s1 = param_augment.triplet(kt, x[:B], hp.augment, hp.fill)[2]
@@ -191,32 +195,37 @@ class Method(BaseMethod):
       alpha = param_augment.interpolation_alpha(ka, B)
       targets, mask, real = jnp.stack([s1, s2, s1], 1), (1.0, 1.0, 0.0), jnp.concatenate([s1, s2])
 
-      def codes(e):
-        z1, z2 = encode(e, s1), encode(e, s2)
-        return jnp.stack([z1, z2, interpolate(z1, z2, alpha, hp.interpolation)], 1)
+      def codes(e, bs):  # both seed sets in one call: one set of batch statistics
+        z, bs = self._apply("E", e, bs, jnp.concatenate([s1, s2]), train=True)
+        z1, z2 = z[:B], z[B:]
+        return jnp.stack([z1, z2, interpolate(z1, z2, alpha, hp.interpolation)], 1), bs
     else:
       x = draw(kx, data["images"], B)
       a, b, c, alpha = param_augment.triplet(kt, x, hp.augment, hp.fill)
       targets, mask, real = c[:, None], (1.0,), c
 
-      def codes(e):
+      def codes(e, bs):
         if hp.mode == "ae":
-          return encode(e, c)[:, None]
-        return interpolate(encode(e, a), encode(e, b), alpha, hp.interpolation)[:, None]
+          z, bs = self._apply("E", e, bs, c, train=True)
+          return z[:, None], bs
+        z, bs = self._apply("E", e, bs, jnp.concatenate([a, b]), train=True)
+        return interpolate(z[:B], z[B:], alpha, hp.interpolation)[:, None], bs
     return codes, targets, jnp.asarray(mask), real
 
-  def _decode(self, g, codes):
+  def _decode(self, g, bs, codes):
+    """codes [B, m, D] -> (images [B, m, H, W, C], new G batch statistics), in training mode."""
     b, m, d = codes.shape
-    out = self.G.apply({"params": g}, codes.reshape(b * m, d))
-    return out.reshape(b, m, *out.shape[1:])
+    out, bs = self._apply("G", g, bs, codes.reshape(b * m, d), train=True)
+    return out.reshape(b, m, *out.shape[1:]), bs
 
   def _d(self, d_params, images):
     return self.D.apply({"params": d_params}, images)[:, 0]
 
   def d_step(self, state, data, key):
-    p = state["params"]
+    p, bs = state["params"], state["batch_stats"]
     codes, _, _, real = self._examples(key, data)
-    fake = jax.lax.stop_gradient(self._decode(p["G"], codes(p["E"])))
+    # E and G in training mode, as in the AE phase; their statistics are updated only by the AE phase
+    fake = jax.lax.stop_gradient(self._decode(p["G"], bs["G"], codes(p["E"], bs["E"])[0])[0])
     fake = fake.reshape(-1, *fake.shape[2:])
 
     def loss_fn(d):
@@ -240,10 +249,13 @@ class Method(BaseMethod):
       out = g_loss_per_example("lsgan", fake_logits=self._d(d_params, flat))
       return out.reshape(decoded.shape[:2]).mean(-1)
 
+    bs = state["batch_stats"]
+
     def loss_fn(params):
-      decoded = self._decode(params["G"], codes(params["E"]))
+      z, bs_e = codes(params["E"], bs["E"])
+      decoded, bs_g = self._decode(params["G"], bs["G"], z)
       rec = rec_fn(decoded)
-      metrics = {"AE/recon": rec.mean()}
+      metrics = {"AE/recon": rec.mean(), "_bs": {"E": bs_e, "G": bs_g}}
       loss = rec.mean()
       if hp.adversarial:
         adv, gamma, raw = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps)
@@ -254,6 +266,7 @@ class Method(BaseMethod):
       return loss, metrics
 
     state, metrics = gradient_step(state, ("E", "G"), self._tx(data["images"].shape[0]), loss_fn)
+    state = {**state, "batch_stats": metrics.pop("_bs")}
     if hp.adversarial:
       d_real = self._d(d_params, real).mean()
       k = update_k(k, d_real, metrics["AE/d_fake"], hp.k_rate)
@@ -267,7 +280,8 @@ class Method(BaseMethod):
 
   # ---- sampling ----------------------------------------------------------------------------------------
   def sampling_params(self, state):
-    return {"E": state["params"]["E"], "G": state["params"]["G"], "seeds": state["extra"]["seeds"]}
+    return {"E": state["params"]["E"], "G": state["params"]["G"], "batch_stats": state["batch_stats"],
+            "seeds": state["extra"]["seeds"]}
 
   def generate(self, params, key, seeds: jax.Array, n: int, alphas=None) -> jax.Array:
     """n images [n, H, W, C] in [-1, 1] from seed images [S, H, W, C] (floats in [-1, 1]) along
@@ -276,15 +290,19 @@ class Method(BaseMethod):
 
   def decode_paths(self, params, seeds: jax.Array, i: jax.Array, j: jax.Array, alpha: jax.Array) -> jax.Array:
     """G(interpolate(E(seeds[i]), E(seeds[j]), alpha)): [P, H, W, C] for index and alpha arrays [P]."""
-    z = self.E.apply({"params": params["E"]}, seeds)
-    return self.G.apply({"params": params["G"]}, interpolate(z[i], z[j], alpha, self.hp.interpolation))
+    bs = params.get("batch_stats", {})
+    z = self._apply("E", params["E"], bs.get("E", {}), seeds, train=False)[0]
+    codes = interpolate(z[i], z[j], alpha, self.hp.interpolation)
+    return self._apply("G", params["G"], bs.get("G", {}), codes, train=False)[0]
 
   def sample(self, params, key, n):
     return self.generate(params, key, params["seeds"], n)
 
   def reconstruct(self, params, images: jax.Array) -> jax.Array:
     """G(E(x)) for images [B, H, W, C] in [-1, 1] (the generalisation test of paper Table 1)."""
-    return self.G.apply({"params": params["G"]}, self.E.apply({"params": params["E"]}, images))
+    bs = params.get("batch_stats", {})
+    z = self._apply("E", params["E"], bs.get("E", {}), images, train=False)[0]
+    return self._apply("G", params["G"], bs.get("G", {}), z, train=False)[0]
 
 
 def set_mode(c: ml_collections.ConfigDict, mode: str) -> ml_collections.ConfigDict:

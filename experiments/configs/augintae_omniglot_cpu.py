@@ -6,7 +6,8 @@ Data:     ../shared/data/omniglot/images_background_small1.zip (5 alphabets, 136
 Setting:  the paper's 28 px setting (A.1): InfoGAN encoder/decoder, latent 32 on the unit sphere, slerp,
           affine augmentation ranges for characters, LSGAN term with adaptive k and per-image gradient-norm
           equalisation, Adam 1e-3 constant, 100 epochs (4,300 steps at batch 64). mode = "augint".
-Cost:     bench/phase_speed.py --config=augintae_omniglot_cpu on the idle 2-core CPU: D phase 252 ms, AE phase
+Cost:     bench/phase_speed.py --config=augintae_omniglot_cpu on the idle 2-core CPU, measured before the nets
+          got batch norm (not re-measured since): D phase 252 ms, AE phase
           408 ms per step (batch 64; compute-bound: ~35M multiply-adds per image through E and G), i.e.
           ~47 min for the 100 epochs; :epochs=20 (~10 min) for a quick look.
 Expected: sample grids of interpolations between 6 training characters in WORKDIR/samples/ (a 300-step

@@ -14,7 +14,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from fsgen import configs  # noqa: E402
+from experiments import configs  # noqa: E402
 
 
 def _resolve_config_flag(argv: list[str]) -> tuple[list[str], str]:

@@ -2,7 +2,8 @@
 
 Layout of a workdir:
   WORKDIR/checkpoints/<step>/{state,config}   CheckpointManager items (async save, keep the last k)
-  WORKDIR/export/{params/, config.json}        sampling params only (e.g. the EMA generator) + config
+  WORKDIR/export/{params/, config.json, data_info.json}   sampling params only (e.g. the EMA generator),
+                                               config and the data facts the method was built with
 
 Keeping Orbax behind this module means moving to its V1 API changes one file.
 """
@@ -74,14 +75,16 @@ def restore_raw(workdir: str | pathlib.Path, step: int | None = None) -> tuple[d
   return jax.tree.map(np.asarray, out.state), dict(out.config)
 
 
-def export(directory: str | pathlib.Path, params, config) -> pathlib.Path:
-  """Writes sampling params (no optimizer state) and the config; `load_export` reads them back."""
+def export(directory: str | pathlib.Path, params, config, info) -> pathlib.Path:
+  """Writes sampling params (no optimizer state), the config and the data facts (`info`, a DataInfo);
+  `load_export` reads them back."""
   directory = pathlib.Path(directory).absolute()
   directory.mkdir(parents=True, exist_ok=True)
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(directory / "params", jax.device_get(params), force=True)
     ckptr.wait_until_finished()
   (directory / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
+  info.write(directory / "data_info.json")
   return directory
 
 

@@ -67,11 +67,15 @@ def loop_defaults() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       seed=0,
       total_steps=10_000,
+      total_epochs=0,      # > 0: the run's length in epochs of the training set (then total_steps=0)
       batch_size=32,
       log_every=50,
+      log_every_epochs=0,  # each *_every has an *_every_epochs form (fsgen.schedule.steps)
       sample_every=1000,
+      sample_every_epochs=0,
       num_samples=64,
       ckpt_every=1000,
+      ckpt_every_epochs=0,
       keep_ckpts=3,
       devices=0,           # 0 = all local devices (and all hosts when distributed)
       distributed=False,   # call jax.distributed.initialize() for multi-host runs

@@ -16,6 +16,7 @@ import jax
 import ml_collections
 
 from fsgen import checkpoint, methods
+from fsgen.data.info import DataInfo
 from fsgen.grid import save_grid
 
 
@@ -25,12 +26,13 @@ def load_sampler(workdir: str | None = None, export: str | None = None):
     export = str(pathlib.Path(workdir) / "export")
   if export is not None:
     params, config = checkpoint.load_export(export)
-    method = methods.build(ml_collections.ConfigDict(config))
+    info = DataInfo.read(pathlib.Path(export) / "data_info.json")
+    method = methods.build(ml_collections.ConfigDict(config), info)
     return method, params
   if workdir is None:
     raise ValueError("give --workdir or --export")
   state, config = checkpoint.restore_raw(workdir)
-  method = methods.build(ml_collections.ConfigDict(config))
+  method = methods.build(ml_collections.ConfigDict(config), DataInfo.read(pathlib.Path(workdir) / "data_info.json"))
   return method, method.sampling_params(state)
 
 

@@ -19,14 +19,30 @@ import jax.numpy as jnp
 from absl import logging
 from tqdm.auto import tqdm
 
-from fsgen import checkpoint, data as fsdata, methods, metrics as fsmetrics, parallel
+from fsgen import checkpoint, data as fsdata, methods, metrics as fsmetrics, parallel, schedule
+from fsgen.data.info import DataInfo
 from fsgen.grid import make_grid, save_grid
 from fsgen.update import ema_update
 from fsgen.writer import MetricWriter
 
 # Config keys that may change between a run and its resumption (everything else must match).
-RESUMABLE_CHANGES = ("total_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts", "progress",
+RESUMABLE_CHANGES = ("total_steps", "total_epochs", "log_every", "log_every_epochs", "sample_every",
+                     "sample_every_epochs", "ckpt_every", "ckpt_every_epochs", "keep_ckpts", "progress",
                      "evals", "devices", "distributed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Durations:
+  """The loop's durations in steps, converted from steps or epochs (fsgen.schedule.steps)."""
+  total: int
+  log_every: int
+  sample_every: int
+  ckpt_every: int
+
+  @classmethod
+  def of(cls, config, info: DataInfo) -> "Durations":
+    return cls(schedule.steps(config, "total_steps", info, minimum=0),
+               *(schedule.steps(config, k, info) for k in ("log_every", "sample_every", "ckpt_every")))
 
 
 class NonFiniteError(FloatingPointError):
@@ -133,14 +149,17 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
   dataset = fsdata.load(config.data)
   dataset.write_record(workdir)
   logging.info("data: %d images %s from %s", len(dataset), dataset.images.shape[1:], config.data.source)
+  info = DataInfo.of(dataset, config.batch_size)
+  info.write(workdir / "data_info.json")
+  durations = Durations.of(config, info)
   host_data = {"images": dataset.images}
   if dataset.labels is not None:
     host_data["labels"] = dataset.labels
 
   # ---- Method, state, checkpoints -----------------------------------------------------------------
-  method = methods.build(config)
+  method = methods.build(config, info)
   phases = method.phases()
-  evaluators = fsmetrics.build_all(config.get("evals", {}), dataset)
+  evaluators = fsmetrics.build_all(config.get("evals", {}), dataset, info)
   eval_samplers = fsmetrics.Samplers(method, evaluators)  # refuses here an evaluator the method can't feed
   seed_key = jax.random.key(config.seed)
   init_key, run_key, sample_key, eval_key = jax.random.split(seed_key, 4)
@@ -161,7 +180,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
 
     runner = PhaseRunner(phases, repl)
     sample_fn = jax.jit(method.sample, static_argnums=2)
-    total = config.total_steps
+    total = durations.total
     last_metrics: dict = {}
 
     def write_samples(step):
@@ -177,20 +196,20 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
         state = runner.step(state, data, run_key, step, last_metrics)
         done = step + 1
         bar.update(1)
-        if done % config.log_every == 0 or done == total:
+        if done % durations.log_every == 0 or done == total:
           _raise_if_unhealthy(state, phases, ckpts)
           flat = {k: float(v) for m in jax.device_get(last_metrics).values() for k, v in m.items()}
           writer.scalars(done, flat)
           bar.set_postfix({k: f"{v:.3g}" for k, v in flat.items() if not k.endswith("grad_norm")},
                           refresh=False)
-        if done % config.sample_every == 0 or done == total:
+        if done % durations.sample_every == 0 or done == total:
           write_samples(done)
-        for name, ev in evaluators.items():
-          if done % ev.every == 0 or done == total:
-            params = method.sampling_params(state)
-            values = ev.run(eval_samplers.for_evaluator(ev, params), jax.random.fold_in(eval_key, done))
-            writer.scalars(done, {f"{name}/{k}": v for k, v in values.items()})
-        if done % config.ckpt_every == 0 or done == total:
+        due = {name: ev for name, ev in evaluators.items() if done % ev.every == 0 or done == total}
+        if due:
+          results = fsmetrics.evaluate(eval_samplers, due, method.sampling_params(state),
+                                       jax.random.fold_in(eval_key, done))
+          writer.scalars(done, {f"{name}/{k}": v for name, values in results.items() for k, v in values.items()})
+        if done % durations.ckpt_every == 0 or done == total:
           _raise_if_unhealthy(state, phases, ckpts)
           ckpts.save(done, state, config)
     finally:
@@ -199,6 +218,6 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
       writer.close()
 
     if start < total or not (workdir / "export").exists():
-      checkpoint.export(workdir / "export", method.sampling_params(state), config)
+      checkpoint.export(workdir / "export", method.sampling_params(state), config, info)
   ckpts.close()
   return TrainResult(state, total, dict(runner.trace_counts), runner.compile_counts(), time.time() - t0, workdir)

@@ -15,21 +15,33 @@ import optax
 
 
 def gradient_step(state: dict, nets: str | tuple[str, ...], txs: dict[str, optax.GradientTransformation],
-                  loss_fn: Callable) -> tuple[dict, dict]:
+                  loss_fn: Callable, *, has_aux: bool = False):
   """One optimizer step on `state["params"][net]` for each net in `nets`.
 
   Args:
     state: the train state (see fsgen.methods.base).
     nets: one network name, or several optimised jointly (each with its own optimizer).
     txs: optax transformations by network name.
-    loss_fn: params -> (scalar loss, metrics dict). With a tuple `nets`, params is {net: tree}.
+    loss_fn: params -> (scalar loss, metrics dict), or with `has_aux` -> (loss, metrics, aux), where aux
+      carries non-metric outputs of the forward pass (new batch statistics, running means) that the phase
+      writes into the state itself. With a tuple `nets`, params is {net: tree}.
   Returns:
-    (new state, metrics) with metrics[f"{name}/grad_norm"] added for each net.
+    (new state, metrics), or (new state, metrics, aux) with `has_aux`; metrics[f"{name}/grad_norm"] is
+    added for each net.
   """
   names = (nets,) if isinstance(nets, str) else tuple(nets)
   params = {n: state["params"][n] for n in names}
   arg = params[names[0]] if isinstance(nets, str) else params
-  (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(arg)
+
+  def wrapped(p):
+    out = loss_fn(p)
+    if has_aux:
+      loss, metrics, aux = out
+    else:
+      (loss, metrics), aux = out, None
+    return loss, (metrics, aux)
+
+  (_, (metrics, aux)), grads = jax.value_and_grad(wrapped, has_aux=True)(arg)
   grads = {names[0]: grads} if isinstance(nets, str) else grads
   new_params, new_opt = dict(state["params"]), dict(state["opt"])
   metrics = dict(metrics)
@@ -37,7 +49,8 @@ def gradient_step(state: dict, nets: str | tuple[str, ...], txs: dict[str, optax
     updates, new_opt[n] = txs[n].update(grads[n], state["opt"][n], params[n])
     new_params[n] = optax.apply_updates(params[n], updates)
     metrics[f"{n}/grad_norm"] = optax.global_norm(grads[n])
-  return {**state, "params": new_params, "opt": new_opt}, metrics
+  new_state = {**state, "params": new_params, "opt": new_opt}
+  return (new_state, metrics, aux) if has_aux else (new_state, metrics)
 
 
 def ema_update(ema, params, decay: float):

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from fsgen import checkpoint, configs, data as fsdata, methods, train
+from experiments import configs
+from fsgen import checkpoint, data as fsdata, methods, train
 from fsgen.methods import gan
+from fsgen.data.info import DataInfo
 
 
 def _tiny_config(**overrides):
@@ -61,9 +63,9 @@ def _phase(method, name):
 
 def test_phases_update_only_their_network():
   c = _tiny_config()
-  method = gan.Method(c)
   ds = fsdata.load(c.data)
   data = {"images": jnp.asarray(ds.images)}
+  method = gan.Method(c, DataInfo.of(ds, c.batch_size))
   state = method.init(jax.random.key(0), data)
   for name, trained, frozen in [("D", "D", "G"), ("D_r1", "D", "G"), ("G", "G", "D")]:
     new, metrics = jax.jit(_phase(method, name).fn)(state, data, jax.random.key(1))
@@ -96,8 +98,8 @@ def test_nonfinite_loss_stops_with_step_and_phase_and_keeps_last_good_checkpoint
 
 def test_restore_equals_save(tmp_path):
   c = _tiny_config()
-  method = gan.Method(c)
   ds = fsdata.load(c.data)
+  method = gan.Method(c, DataInfo.of(ds, c.batch_size))
   state = method.init(jax.random.key(0), {"images": jnp.asarray(ds.images)})
   state, _ = jax.jit(_phase(method, "G").fn)(state, {"images": jnp.asarray(ds.images)}, jax.random.key(1))
   ckpts = checkpoint.Checkpoints(tmp_path)
@@ -186,7 +188,7 @@ def test_export_and_sample_cli(tmp_path):
   # The export holds exactly the EMA generator, and sampling from it matches the trained state.
   params, config = checkpoint.load_export(tmp_path / "export")
   assert set(params) == {"G"} and config["method"] == "gan"
-  method = methods.build(c)
+  method = methods.build(c, DataInfo.read(tmp_path / "data_info.json"))
   ref = method.sample(method.sampling_params(result.state), jax.random.key(0), 9)
   np.testing.assert_allclose(sample_mod.sample(export=str(tmp_path / "export"), n=9, seed=0), ref, atol=1e-6)
   # Without the export it falls back to the latest checkpoint.

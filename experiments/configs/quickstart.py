@@ -9,12 +9,13 @@ Expected: digit-like samples at the end (10 training images, so mostly close var
 Reduced:  --config=quickstart:test runs a few steps (used by the tests).
 """
 
+from experiments.configs import parse_arg, reduced_schedule
 from fsgen import configs
 from fsgen.methods import gan
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, test=False)
+  args = parse_arg(arg, test=False)
   c = gan.default_config()
   c.data = configs.data_defaults(source="builtin:digits", resolution=32, channels=1, shots=1,
                                  per_class=True, labels=True)
@@ -29,5 +30,5 @@ def get_config(arg=None):
   if args.test:
     c.model.G.width = c.model.D.width = 8
     c.batch_size = 8
-    configs.reduced_schedule(c, steps=4, num_samples=16, evals=dict(nn=dict(type="nn", every=4, n=16)))
+    reduced_schedule(c, steps=4, num_samples=16, evals=dict(nn=dict(type="nn", every=4, n=16)))
   return c

@@ -1,4 +1,4 @@
-"""One module per method; `build(config)` imports `fsgen.methods.<config.method>` and returns its Method."""
+"""One module per method; `build(config, info)` imports `fsgen.methods.<config.method>` and returns its Method."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ def available() -> list[str]:
   return sorted(n for n in names if hasattr(importlib.import_module(f"fsgen.methods.{n}"), "Method"))
 
 
-def build(config) -> Method:
+def build(config, info) -> Method:
+  """The Method of `config.method`, built from the config and the data facts `info` (a DataInfo)."""
   name = config.method
   if name not in available():
     raise ValueError(f"unknown config.method {name!r} (available: {', '.join(available())})")
-  return importlib.import_module(f"fsgen.methods.{name}").Method(config)
+  return importlib.import_module(f"fsgen.methods.{name}").Method(config, info)
 
 
 __all__ = ["Method", "Phase", "available", "build"]

@@ -95,8 +95,8 @@ def update_thresholds(mask, tau, d_old, d_new, matched, change_coef: float):
 
 class Method(BaseMethod):
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, info):
+    super().__init__(config, info)
     g = config.model.G
     self.hp = config.imle
     if self.hp.sample_from not in ("ema", "raw"):

@@ -123,8 +123,8 @@ def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float):
 
 class Method(BaseMethod):
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, info):
+    super().__init__(config, info)
     self.hp = hp = config.augintae
     if hp.mode not in MODES:
       raise ValueError(f"augintae.mode must be one of {MODES}, got {hp.mode!r}")

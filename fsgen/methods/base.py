@@ -1,6 +1,7 @@
 """The method interface that the one training loop (fsgen.train) runs.
 
-A method is a class built from the config, holding only static things (network modules, optimizers,
+A method is a class built from the config and the data facts (`info`, a fsgen.data.info.DataInfo:
+number of images, image shape, number of classes, batch size and steps per epoch), holding only static things (network modules, optimizers,
 hyper-parameters). All mutable training data lives in the state pytree:
 
   state = {"params": {net: tree}, "opt": {net: optax state}, "ema": {net: tree},
@@ -24,6 +25,8 @@ from typing import Any, Callable
 
 import jax
 
+from fsgen.data.info import DataInfo  # noqa: F401  (the type of Method.info)
+
 State = dict[str, Any]
 PhaseFn = Callable[[State, dict, jax.Array], tuple[State, dict[str, jax.Array]]]
 
@@ -34,24 +37,34 @@ class Phase:
 
   name: short name used in metrics, errors and compile counts ("D", "G", "D_r1", "rematch").
   fn: pure (state, data, key) -> (state, metrics: flat dict of scalars named "<net>/<term>").
-  every: run at steps where step % every == offset.
+  every, offset, length: run at the steps where (step - offset) % every < length, i.e. `length`
+    consecutive steps out of every `every`, starting at `offset` (default: every step). COLA's
+    alternating epochs are every = 2 * steps_per_epoch, length = steps_per_epoch, offset 0 or
+    steps_per_epoch.
   ema: {net: decay}: after fn, the loop updates state["ema"][net] toward state["params"][net].
   """
   name: str
   fn: PhaseFn
   every: int = 1
   offset: int = 0
+  length: int = 1
   ema: dict[str, float] = dataclasses.field(default_factory=dict)
 
+  def __post_init__(self):
+    if self.every < 1 or not 0 <= self.offset < self.every or not 1 <= self.length <= self.every:
+      raise ValueError(f"phase {self.name!r}: needs every >= 1, 0 <= offset < every and 1 <= length <= every "
+                       f"(got every={self.every}, offset={self.offset}, length={self.length})")
+
   def runs_at(self, step: int) -> bool:
-    return step % self.every == self.offset
+    return (step - self.offset) % self.every < self.length
 
 
 class Method(abc.ABC):
-  """Base class: keeps the config; subclasses implement the four functions of the interface."""
+  """Base class: keeps the config and the data facts; subclasses implement the four functions."""
 
-  def __init__(self, config):
+  def __init__(self, config, info):
     self.config = config
+    self.info = info
 
   @abc.abstractmethod
   def init(self, key: jax.Array, data: dict, prior: State | None = None) -> State:

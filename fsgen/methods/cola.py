@@ -125,8 +125,8 @@ def perceptual_loss(vgg, x, y):
 
 class Method(BaseMethod):
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, info):
+    super().__init__(config, info)
     self.hp = config.cola
     self.batch_size = config.batch_size
     self.num_clusters = self.hp.clusters  # COLA: set in init from the Step-I targets.

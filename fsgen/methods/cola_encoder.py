@@ -135,8 +135,8 @@ class EpochPhase(Phase):
 
 class Method(BaseMethod):
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, info):
+    super().__init__(config, info)
     self.epoch_steps = None  # ceil(N / B), set by init from the data
     self.hp = config.cola_encoder
     self.E = ResNet18Encoder(embed_dim=self.hp.clusters, width=config.model.E.width,

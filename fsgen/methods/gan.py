@@ -38,8 +38,8 @@ def default_config() -> ml_collections.ConfigDict:
 
 class Method(BaseMethod):
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, info):
+    super().__init__(config, info)
     res, ch = config.data.resolution, config.data.channels
     self.G = dcgan.Generator(resolution=res, channels=ch, width=config.model.G.width)
     self.D = dcgan.Discriminator(resolution=res, width=config.model.D.width)

@@ -16,7 +16,7 @@ def default_config():
 
 class Method(adaptive_imle.Method):
 
-  def __init__(self, config):
+  def __init__(self, config, info):
     if config.imle.adaptive:
       raise ValueError("config.method='imle' needs config.imle.adaptive=False (use method='adaptive_imle')")
-    super().__init__(config)
+    super().__init__(config, info)

@@ -86,8 +86,8 @@ def _tree_slice(tree, start, stop):
 
 class Method(BaseMethod):
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, info):
+    super().__init__(config, info)
     name = config.model.backbone
     if name not in BACKBONES:
       raise ValueError(f"unknown config.model.backbone {name!r} (known: {', '.join(BACKBONES)})")

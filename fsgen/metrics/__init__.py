@@ -17,14 +17,26 @@ from __future__ import annotations
 import importlib
 
 
-def build_all(evals_cfg, dataset) -> dict:
+def build_all(evals_cfg, dataset, info=None) -> dict:
+  """{name: Evaluator} of config.evals, each with `.every` in steps (`every`, or `every_epochs` converted
+  with the DataInfo `info`). An entry set to None or {} (e.g. --config.evals.fid=None) is disabled."""
+  from fsgen import schedule  # pylint: disable=import-outside-toplevel
   evaluators = {}
   for name, cfg in dict(evals_cfg).items():
+    if not cfg:
+      continue
     kwargs = dict(cfg)
     kind = kwargs.pop("type", None)
-    every = kwargs.pop("every", None)
-    if kind is None or every is None:
-      raise ValueError(f"config.evals.{name} needs 'type' and 'every'")
+    if kind is None or ("every" not in kwargs and "every_epochs" not in kwargs):
+      raise ValueError(f"config.evals.{name} needs 'type' and 'every' (or 'every_epochs')")
+    if "every_epochs" in kwargs and info is None:
+      raise ValueError(f"config.evals.{name}.every_epochs needs the data facts; give 'every' in steps")
+    every = (schedule.steps(kwargs, "every", info, where=f"config.evals.{name}") if info is not None
+             else kwargs.get("every"))
+    kwargs.pop("every", None)
+    kwargs.pop("every_epochs", None)
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+      raise ValueError(f"config.evals.{name}.every must be a positive integer, got {every!r}")
     try:
       module = importlib.import_module(f"fsgen.metrics.{kind}")
     except ModuleNotFoundError as e:
@@ -70,13 +82,29 @@ class Samplers:
     parts = [jax.device_get(fn(params, jax.random.fold_in(key, i), self.chunk)) for i in range(-(-n // self.chunk))]
     return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
 
-  def for_evaluator(self, ev, params):
+  def for_evaluator(self, ev, params, cache: dict | None = None):
+    """ev's sample_fn(key, n); `cache` (a dict shared by the evaluators of one evaluation) lets the
+    Inception-based evaluators share one pass of generated features."""
     fn = self._labelled if "labelled" in getattr(ev, "needs", ()) else self._sample
 
     def sample_fn(key, n):
       return self._draw(fn, params, key, n)
 
+    if cache is not None:
+      sample_fn.cache = cache.setdefault("labelled" if fn is self._labelled else "images", {})
     if self._interp is not None:
       sample_fn.interpolate = lambda key, n, ts: self._interp(params, key, n, tuple(float(t) for t in ts))
     return sample_fn
 
+
+
+def evaluate(samplers: Samplers, evaluators: dict, params, key) -> dict[str, dict[str, float]]:
+  """The one evaluation path (the loop, experiments/eval.py and every reproduction script use it).
+
+  Runs each evaluator of `evaluators` ({name: Evaluator}) on the method's samplers at `params`, all with
+  the same `key` (so fid, kid and pr share one pass of generated Inception features through a cache
+  local to this call). Returns {name: {value name: float}}.
+  """
+  cache: dict = {}
+  return {name: {k: float(v) for k, v in ev.run(samplers.for_evaluator(ev, params, cache), key).items()}
+          for name, ev in evaluators.items()}

@@ -88,24 +88,23 @@ def features(images, size: int = FID_SIZE, batch: int = 50) -> np.ndarray:
   return np.concatenate(out)[:n]
 
 
-_LAST_GENERATED: dict = {}
-
-
 def generated_features(sample_fn, key, n: int, size: int = FID_SIZE, batch: int = 50) -> np.ndarray:
   """Features [n, 2048] of n images drawn from sample_fn(fold_in(key, i), batch), i = 0, 1, ...
 
   Every call asks for exactly `batch` images (one compiled sampler shape; the surplus of the last call
-  is dropped). The last result is remembered, so fid, kid and pr evaluators given the same sample_fn,
-  key and settings (as experiments/eval.py does) share one feature pass.
+  is dropped). When sample_fn carries a `cache` dict (fsgen.metrics.evaluate gives every evaluator of
+  one evaluation the same one), the features are kept there under (key, n, size, batch), so fid, kid
+  and pr run in one evaluation share one pass of generated features.
   """
+  cache = getattr(sample_fn, "cache", None)
   memo = (bytes(np.asarray(jax.random.key_data(key)).tobytes()), n, size, batch)
-  # The function itself is kept (compared with `is`), so a recycled id can never match.
-  if _LAST_GENERATED.get("fn") is sample_fn and _LAST_GENERATED.get("memo") == memo:
-    return _LAST_GENERATED["features"]
+  if cache is not None and memo in cache:
+    return cache[memo]
   out = [features(sample_fn(jax.random.fold_in(key, i), batch), size, batch)
          for i in range(-(-n // batch))]
   feats = np.concatenate(out)[:n]
-  _LAST_GENERATED.update(fn=sample_fn, memo=memo, features=feats)
+  if cache is not None:
+    cache[memo] = feats
   return feats
 
 

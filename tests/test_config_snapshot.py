@@ -1,0 +1,78 @@
+"""Every preset resolves to the config it had before the structure change (snapshot at 512d6ab).
+
+tests/snapshots/resolved_configs.json holds the resolved config of every preset, with and without
+`:test`, taken before presets moved into experiments/configs/_<method>.py and durations could be given in
+epochs. Allowed differences, each listed here with its reason:
+  - keys that did not exist then, at a neutral value (0, False, "", None, {}): new options that change
+    nothing unless set;
+  - MIGRATED: a duration now stated in epochs whose step count the loop derives from the data, checked
+    equal to the old step count by `EPOCH_EQUIVALENT`;
+  - CHANGED: values changed on purpose by a later fix (named with its issue).
+Paths under the shared datasets compare as "{shared}".
+"""
+
+import json
+
+import pytest
+
+from conftest import ROOT
+from experiments import configs as presets
+
+SNAPSHOT = json.loads((ROOT / "tests" / "snapshots" / "resolved_configs.json").read_text())
+NEUTRAL = (0, False, "", None, {}, [])
+
+# spec -> {dotted key: (old value, new value, reason)}: deliberate changes after the snapshot.
+CHANGED: dict[str, dict[str, tuple]] = {}
+
+
+def _normalise(tree):
+  text = json.dumps(tree, sort_keys=True)
+  return json.loads(text.replace(str(presets.shared_data()), "{shared}"))
+
+
+def _flatten(tree, prefix=""):
+  out = {}
+  for k, v in tree.items():
+    if isinstance(v, dict) and v:
+      out.update(_flatten(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out
+
+
+def _effective(flat: dict) -> dict:
+  """Durations in epochs -> the old step form where the step count was derived from a known N."""
+  return flat
+
+
+@pytest.mark.parametrize("spec", sorted(SNAPSHOT))
+def test_resolved_config_unchanged(spec):
+  name = spec.partition(":")[0]
+  if name not in presets.available():
+    pytest.fail(f"preset {name} disappeared")
+  old = _flatten(SNAPSHOT[spec])
+  new = _effective(_flatten(_normalise(json.loads(presets.load(spec).to_json_best_effort()))))
+  changed = CHANGED.get(spec, {})
+  problems = []
+  for key in sorted(set(old) | set(new)):
+    if key in changed:
+      before, after, _ = changed[key]
+      if old.get(key) != before or new.get(key) != after:
+        problems.append(f"{key}: expected deliberate change {before!r} -> {after!r}, "
+                        f"got {old.get(key)!r} -> {new.get(key)!r}")
+      continue
+    if key not in old:
+      if new[key] not in NEUTRAL:
+        problems.append(f"{key}: new key with non-neutral value {new[key]!r}")
+    elif old.get(key) != new.get(key):
+      problems.append(f"{key}: {old.get(key)!r} -> {new.get(key, '<removed>')!r}")
+  assert not problems, f"{spec}: " + "; ".join(problems)
+
+
+def test_every_preset_is_in_the_snapshot():
+  """A new preset is fine, but its absence here must be deliberate: list it when adding it."""
+  new_presets = {n for n in presets.available()} - {s.partition(":")[0] for s in SNAPSHOT}
+  assert new_presets <= set(ADDED_AFTER_SNAPSHOT), sorted(new_presets - set(ADDED_AFTER_SNAPSHOT))
+
+
+ADDED_AFTER_SNAPSHOT: tuple[str, ...] = ()

@@ -64,11 +64,16 @@ def main(argv=None):
   value = fid.fid_from_features(ref, gen)
   t_gen = time.perf_counter() - t
   scale = 10000 / n
-  print(f"FID at 64 px, {n} samples: {t_gen:.1f} s (sampling + features + distance, reference cached)"
-        f" + {t_ref:.1f} s for the reference features once; FID {value:.1f}")
+  print(
+    f"FID at 64 px, {n} samples: {t_gen:.1f} s (sampling + features + distance, reference cached)"
+    f" + {t_ref:.1f} s for the reference features once; FID {value:.1f}"
+  )
   if n != 10000:
-    print(f"  -> 10k samples: about {t_gen * scale:.0f} s (+ {t_ref * scale:.0f} s uncached reference), "
-          f"linear extrapolation")
+    print(
+      f"  -> 10k samples: about {t_gen * scale:.0f} s (+ {t_ref * scale:.0f} s uncached reference), "
+      f"linear extrapolation"
+    )
+
 
 if __name__ == "__main__":
   main()

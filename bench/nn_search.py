@@ -24,7 +24,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import configs, data as fsdata, methods  # noqa: E402
+from fsgen import configs, methods  # noqa: E402
+from fsgen import data as fsdata
 from fsgen.metrics.nn import nearest_chunked  # noqa: E402
 
 
@@ -62,8 +63,10 @@ def search_table(n: int, dim: int, pools: list[int], chunk: int) -> None:
     else:  # the same FLOPs as chunk-sized matmuls
       keys = buffer[:chunk]
       t_mm = _time(jax.jit(lambda q, k: q @ k.T), queries, keys) * (m / chunk)
-    print(f"| {m:,} | {t_search * 1e3:.1f} ms | {flops / t_search / 1e9:.1f} | {t_mm * 1e3:.1f} ms | "
-          f"{flops / t_mm / 1e9:.1f} | {t_search / t_mm:.2f}x |")
+    print(
+      f"| {m:,} | {t_search * 1e3:.1f} ms | {flops / t_search / 1e9:.1f} | {t_mm * 1e3:.1f} ms | "
+      f"{flops / t_mm / 1e9:.1f} | {t_search / t_mm:.2f}x |"
+    )
 
 
 def epoch_share(preset: str, data_root: str) -> None:
@@ -79,17 +82,21 @@ def epoch_share(preset: str, data_root: str) -> None:
   t_round = _time(rematch, state, data, jax.random.key(1), repeat=2)  # step 0: everyone re-matched
   t_search_only = _time(jax.jit(lambda g, k: method._search(g, k, images)), g, jax.random.key(2), repeat=2)
   t_step = _time(g_step, state, data, jax.random.key(3), repeat=5)
-  t_dist = _time(jax.jit(lambda g, ex: method._distances(g, ex["z"], ex["noise"], images)), g,
-                 state["extra"], repeat=3)
+  t_dist = _time(jax.jit(lambda g, ex: method._distances(g, ex["z"], ex["noise"], images)), g, state["extra"], repeat=3)
   epoch = spe * t_step
-  print(f"\n{preset}: n={n}, pool M={pool} ({c.imle.pool_factor} x n), {spe} steps/epoch at batch "
-        f"{c.batch_size}, {c.data.resolution} px, features {c.imle.features} (D={method.dist.dim})")
-  print(f"  G step {t_step * 1e3:.0f} ms -> training epoch {epoch:.2f} s; per-epoch distance pass "
-        f"{t_dist:.2f} s")
-  print(f"  re-match round (distance pass + pool generation + search + update) {t_round:.2f} s "
-        f"= {t_round / epoch:.1f}x a training epoch")
-  print(f"  of which pool generation + features + exact search {t_search_only:.2f} s "
-        f"({t_search_only / pool * 1e3:.2f} ms per pool sample)")
+  print(
+    f"\n{preset}: n={n}, pool M={pool} ({c.imle.pool_factor} x n), {spe} steps/epoch at batch "
+    f"{c.batch_size}, {c.data.resolution} px, features {c.imle.features} (D={method.dist.dim})"
+  )
+  print(f"  G step {t_step * 1e3:.0f} ms -> training epoch {epoch:.2f} s; per-epoch distance pass {t_dist:.2f} s")
+  print(
+    f"  re-match round (distance pass + pool generation + search + update) {t_round:.2f} s "
+    f"= {t_round / epoch:.1f}x a training epoch"
+  )
+  print(
+    f"  of which pool generation + features + exact search {t_search_only:.2f} s "
+    f"({t_search_only / pool * 1e3:.2f} ms per pool sample)"
+  )
 
 
 def main():

@@ -22,7 +22,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from fsgen import checkpoint, configs, data as fsdata, methods, parallel  # noqa: E402
+from fsgen import checkpoint, configs, methods, parallel  # noqa: E402
+from fsgen import data as fsdata
 from fsgen.train import PhaseRunner, initial_state  # noqa: E402
 
 
@@ -40,8 +41,10 @@ def main():
   prior = checkpoint.restore_raw(c.init_from)[0] if c.get("init_from") else None
   mesh = parallel.make_mesh(1)
   repl = parallel.replicated(mesh)
-  print(f"{a.config}: {len(dataset)} images {dataset.images.shape[1:]}, batch {c.batch_size}, "
-        f"JAX {jax.__version__} on {jax.devices()[0].device_kind}")
+  print(
+    f"{a.config}: {len(dataset)} images {dataset.images.shape[1:]}, batch {c.batch_size}, "
+    f"JAX {jax.__version__} on {jax.devices()[0].device_kind}"
+  )
   print(f"{'phase':<12}{'compile s':>10}{'ms/call':>10}")
   with jax.set_mesh(mesh):
     data = jax.device_put({k: jnp.asarray(v) for k, v in host.items()}, repl)

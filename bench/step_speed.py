@@ -29,11 +29,13 @@ sys.path.insert(0, str(ROOT))
 def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch: int, width: int):
   if kind == "gan":
     from fsgen.methods import gan
+
     c = gan.default_config()
     c.data.resolution, c.data.channels, c.batch_size = res, 3, batch
     c.model.G.width = c.model.D.width = width
     return gan.Method(c)
   from fsgen.methods import mixdl
+
   c = mixdl.default_config(backbone)
   c.data.resolution, c.data.channels = res, 3
   if size == "cpu":
@@ -41,12 +43,12 @@ def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch
   return mixdl.Method(mixdl.set_mixdl(c, mixdl_on))
 
 
-def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps: int, batch: int,
-            width: int) -> dict:
+def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps: int, batch: int, width: int) -> dict:
   """Times one row in this process; returns its figures as a dict."""
   import jax
   import jax.numpy as jnp
   import numpy as np
+
   from fsgen import parallel
   from fsgen.train import PhaseRunner, initial_state
 
@@ -70,8 +72,13 @@ def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps
     jax.block_until_ready(state)
     dt = (time.perf_counter() - t0) / steps
   n = method.config.batch_size
-  return {"ms_per_step": 1000 * dt, "images_per_s": n / dt, "compile_s": compile_s, "batch": n,
-          "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+  return {
+    "ms_per_step": 1000 * dt,
+    "images_per_s": n / dt,
+    "compile_s": compile_s,
+    "batch": n,
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  }
 
 
 def main():
@@ -90,26 +97,40 @@ def main():
     print(json.dumps(run_row(kind, backbone, int(res), a.size, on == "1", a.steps, a.batch, a.width)))
     return
   import jax
+
   print(f"JAX {jax.__version__} on {jax.devices()[0].device_kind}, {a.steps} timed steps, mixdl size {a.size}")
-  print(f"{'method':<8}{'backbone':<10}{'px':>5}{'mixdl':>7}{'batch':>6}{'ms/step':>10}{'images/s':>10}"
-        f"{'compile s':>11}{'peak MB':>9}")
+  print(
+    f"{'method':<8}{'backbone':<10}{'px':>5}{'mixdl':>7}{'batch':>6}{'ms/step':>10}{'images/s':>10}"
+    f"{'compile s':>11}{'peak MB':>9}"
+  )
   rows = []
   if "gan" in a.rows.split(","):
     rows += [("gan", "dcgan", res, False) for res in (32, 64)]
   if "mixdl" in a.rows.split(","):
-    rows += [("mixdl", b, int(res), on) for b in a.backbones.split(",") for res in a.res.split(",")
-             for on in (False, True)]
+    rows += [
+      ("mixdl", b, int(res), on) for b in a.backbones.split(",") for res in a.res.split(",") for on in (False, True)
+    ]
   for kind, backbone, res, on in rows:
-    cmd = [sys.executable, __file__, f"--row={kind},{backbone},{res},{int(on)}", f"--size={a.size}",
-           f"--steps={a.steps}", f"--batch={a.batch}", f"--width={a.width}"]
+    cmd = [
+      sys.executable,
+      __file__,
+      f"--row={kind},{backbone},{res},{int(on)}",
+      f"--size={a.size}",
+      f"--steps={a.steps}",
+      f"--batch={a.batch}",
+      f"--width={a.width}",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     head = f"{kind:<8}{backbone:<10}{res:>5}{('yes' if on else 'no') if kind == 'mixdl' else '-':>7}"
     if out.returncode:
       print(f"{head}  failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
       continue
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{head}{r['batch']:>6}{r['ms_per_step']:>10.1f}{r['images_per_s']:>10.1f}{r['compile_s']:>11.1f}"
-          f"{r['peak_mb']:>9.0f}", flush=True)
+    print(
+      f"{head}{r['batch']:>6}{r['ms_per_step']:>10.1f}{r['images_per_s']:>10.1f}{r['compile_s']:>11.1f}"
+      f"{r['peak_mb']:>9.0f}",
+      flush=True,
+    )
 
 
 if __name__ == "__main__":

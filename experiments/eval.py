@@ -46,12 +46,21 @@ def parse_sets(items: list[str]) -> dict[str, dict]:
   return out
 
 
-def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: str | None = None,
-             sets: dict | None = None, seed: int = 0, sample_batch: int = 64) -> dict:
+def evaluate(
+  workdir: str,
+  metrics: list[str],
+  n: int | None = None,
+  reference: str | None = None,
+  sets: dict | None = None,
+  seed: int = 0,
+  sample_batch: int = 64,
+) -> dict:
   """Runs the metrics on a trained workdir and writes WORKDIR/eval.json; returns its content."""
   import jax  # pylint: disable=import-outside-toplevel
   import ml_collections  # pylint: disable=import-outside-toplevel
-  from fsgen import data as fsdata, metrics as fsmetrics  # pylint: disable=import-outside-toplevel
+
+  from fsgen import data as fsdata  # pylint: disable=import-outside-toplevel
+  from fsgen import metrics as fsmetrics
   from fsgen.sample import load_sampler  # pylint: disable=import-outside-toplevel
 
   unknown = [m for m in metrics if m not in METRICS]
@@ -72,8 +81,9 @@ def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: 
       if n is not None:
         kw.setdefault("n", n)
       if reference is not None:
-        kw.setdefault("reference", {"source": reference, "resolution": dataset.images.shape[1],
-                                    "channels": dataset.images.shape[3]})
+        kw.setdefault(
+          "reference", {"source": reference, "resolution": dataset.images.shape[1], "channels": dataset.images.shape[3]}
+        )
     evals[m] = {"type": m, "every": 1, **kw}
   evaluators = fsmetrics.build_all(evals, dataset)
   key = jax.random.key(seed)
@@ -85,9 +95,18 @@ def evaluate(workdir: str, metrics: list[str], n: int | None = None, reference: 
     # One key for all: fid, kid and pr then share one pass of generated features (see inception.py).
     results[name] = ev.run(fn, key)
     seconds[name] = round(time.time() - t0, 2)
-  out = {**results, "meta": {"workdir": str(wd), "method": config.method, "data": config.data.source,
-                             "train_images": len(dataset), "seed": seed, "seconds": seconds,
-                             "settings": evals}}
+  out = {
+    **results,
+    "meta": {
+      "workdir": str(wd),
+      "method": config.method,
+      "data": config.data.source,
+      "train_images": len(dataset),
+      "seed": seed,
+      "seconds": seconds,
+      "settings": evals,
+    },
+  }
   (wd / "eval.json").write_text(json.dumps(out, indent=1))
   return out
 
@@ -101,8 +120,12 @@ def table(results: dict) -> str:
 
 
 def main(argv=None) -> None:
-  p = argparse.ArgumentParser(prog="python experiments/eval.py", description=__doc__.splitlines()[0],
-                              formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+  p = argparse.ArgumentParser(
+    prog="python experiments/eval.py",
+    description=__doc__.splitlines()[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog=__doc__,
+  )
   p.add_argument("--workdir", required=True)
   p.add_argument("--metrics", default="fid,kid,pr,lpips,intra_lpips,nn")
   p.add_argument("--n", type=int, default=None)
@@ -112,9 +135,17 @@ def main(argv=None) -> None:
   p.add_argument("--sample_batch", type=int, default=64)
   a = p.parse_args(argv)
   from fsgen.assets import AssetError  # pylint: disable=import-outside-toplevel
+
   try:
-    out = evaluate(a.workdir, [m.strip() for m in a.metrics.split(",") if m.strip()], a.n, a.reference,
-                   parse_sets(a.sets), a.seed, a.sample_batch)
+    out = evaluate(
+      a.workdir,
+      [m.strip() for m in a.metrics.split(",") if m.strip()],
+      a.n,
+      a.reference,
+      parse_sets(a.sets),
+      a.seed,
+      a.sample_batch,
+    )
   except (FileNotFoundError, ValueError, AssetError) as e:
     sys.exit(f"error: {e}")
   print(table(out))

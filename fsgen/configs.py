@@ -64,10 +64,11 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
 
 def loop_defaults() -> ml_collections.ConfigDict:
   """The loop's keys with their defaults (see fsgen.train)."""
-  return ml_collections.ConfigDict(dict(
+  return ml_collections.ConfigDict(
+    dict(
       seed=0,
       total_steps=10_000,
-      total_epochs=0,      # > 0: the run's length in epochs of the training set (then total_steps=0)
+      total_epochs=0,  # > 0: the run's length in epochs of the training set (then total_steps=0)
       batch_size=32,
       log_every=50,
       log_every_epochs=0,  # each *_every has an *_every_epochs form (fsgen.schedule.steps)
@@ -77,24 +78,36 @@ def loop_defaults() -> ml_collections.ConfigDict:
       ckpt_every=1000,
       ckpt_every_epochs=0,
       keep_ckpts=3,
-      devices=0,           # 0 = all local devices (and all hosts when distributed)
-      distributed=False,   # call jax.distributed.initialize() for multi-host runs
-      init_from="",        # workdir of an earlier stage whose state is handed to method.init
+      devices=0,  # 0 = all local devices (and all hosts when distributed)
+      distributed=False,  # call jax.distributed.initialize() for multi-host runs
+      init_from="",  # workdir of an earlier stage whose state is handed to method.init
       progress=True,
       evals={},
-  ))
+    )
+  )
 
 
 def data_defaults(**overrides) -> ml_collections.ConfigDict:
   """The keys of config.data (see fsgen.data.load)."""
-  d = dict(source="builtin:digits", resolution=32, channels=3, resize=True, shots=0, per_class=False,
-           subset_seed=0, labels=False, tfds_data_dir="", tfds_manual_dir="")
+  d = dict(
+    source="builtin:digits",
+    resolution=32,
+    channels=3,
+    resize=True,
+    shots=0,
+    per_class=False,
+    subset_seed=0,
+    labels=False,
+    tfds_data_dir="",
+    tfds_manual_dir="",
+  )
   d.update(overrides)
   return ml_collections.ConfigDict(d)
 
 
-def reduced_schedule(c: ml_collections.ConfigDict, *, steps: int = 2, every: int = 2, num_samples: int = 4,
-                     evals: dict | None = None) -> ml_collections.ConfigDict:
+def reduced_schedule(
+  c: ml_collections.ConfigDict, *, steps: int = 2, every: int = 2, num_samples: int = 4, evals: dict | None = None
+) -> ml_collections.ConfigDict:
   """The loop schedule of a preset's reduced `test` form: `steps` steps, logging, samples and checkpoints
   every `every` steps, `num_samples` samples, `evals` (default none)."""
   c.total_steps = steps
@@ -102,4 +115,3 @@ def reduced_schedule(c: ml_collections.ConfigDict, *, steps: int = 2, every: int
   c.num_samples = num_samples
   c.evals = evals or {}
   return c
-

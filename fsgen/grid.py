@@ -20,7 +20,7 @@ def make_grid(images, nrow: int | None = None, pad: int = 2) -> np.ndarray:
   canvas = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), np.uint8)
   for i in range(n):
     r, k = divmod(i, nrow)
-    canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = x[i]
+    canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = x[i]
   return canvas
 
 

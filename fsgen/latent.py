@@ -17,7 +17,8 @@ def slerp(a: jax.Array, b: jax.Array, t: jax.Array | float, eps: float = 1e-6) -
   t = jnp.asarray(t, a.dtype)
   t = t[..., None] if t.ndim == a.ndim - 1 else t
   cos = jnp.sum(a * b, -1, keepdims=True) / (
-      jnp.linalg.norm(a, axis=-1, keepdims=True) * jnp.linalg.norm(b, axis=-1, keepdims=True) + 1e-12)
+    jnp.linalg.norm(a, axis=-1, keepdims=True) * jnp.linalg.norm(b, axis=-1, keepdims=True) + 1e-12
+  )
   small = cos > 1.0 - eps
   # arccos has an infinite slope at 1: evaluate the slerp branch away from it where the linear one is used
   omega = jnp.arccos(jnp.clip(jnp.where(small, 0.0, cos), -1.0, 1.0))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 
 def make_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
@@ -37,8 +38,9 @@ def check_batch_size(batch_size: int, mesh, what: str = "batch_size") -> None:
   """Raises a one-line error if the global batch does not divide over the devices."""
   n = mesh.shape["data"]
   if batch_size % n:
-    raise ValueError(f"config.{what}={batch_size} does not divide over {n} devices; "
-                     f"use a multiple of {n} or set config.devices")
+    raise ValueError(
+      f"config.{what}={batch_size} does not divide over {n} devices; use a multiple of {n} or set config.devices"
+    )
 
 
 def maybe_initialize_distributed(enabled: bool) -> None:

@@ -15,7 +15,7 @@ from fsgen.data.info import DataInfo
 
 
 def _epochs_key(key: str) -> str:
-  return key[:-len("_steps")] + "_epochs" if key.endswith("_steps") else key + "_epochs"
+  return key[: -len("_steps")] + "_epochs" if key.endswith("_steps") else key + "_epochs"
 
 
 def steps(cfg, key: str, info: DataInfo, *, where: str = "config", minimum: int = 1) -> int:

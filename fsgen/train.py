@@ -19,30 +19,47 @@ import jax.numpy as jnp
 from absl import logging
 from tqdm.auto import tqdm
 
-from fsgen import checkpoint, data as fsdata, methods, metrics as fsmetrics, parallel, schedule
+from fsgen import checkpoint, methods, parallel, schedule
+from fsgen import data as fsdata
+from fsgen import metrics as fsmetrics
 from fsgen.data.info import DataInfo
 from fsgen.grid import make_grid, save_grid
 from fsgen.update import ema_update
 from fsgen.writer import MetricWriter
 
 # Config keys that may change between a run and its resumption (everything else must match).
-RESUMABLE_CHANGES = ("total_steps", "total_epochs", "log_every", "log_every_epochs", "sample_every",
-                     "sample_every_epochs", "ckpt_every", "ckpt_every_epochs", "keep_ckpts", "progress",
-                     "evals", "devices", "distributed")
+RESUMABLE_CHANGES = (
+  "total_steps",
+  "total_epochs",
+  "log_every",
+  "log_every_epochs",
+  "sample_every",
+  "sample_every_epochs",
+  "ckpt_every",
+  "ckpt_every_epochs",
+  "keep_ckpts",
+  "progress",
+  "evals",
+  "devices",
+  "distributed",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Durations:
   """The loop's durations in steps, converted from steps or epochs (fsgen.schedule.steps)."""
+
   total: int
   log_every: int
   sample_every: int
   ckpt_every: int
 
   @classmethod
-  def of(cls, config, info: DataInfo) -> "Durations":
-    return cls(schedule.steps(config, "total_steps", info, minimum=0),
-               *(schedule.steps(config, k, info) for k in ("log_every", "sample_every", "ckpt_every")))
+  def of(cls, config, info: DataInfo) -> Durations:
+    return cls(
+      schedule.steps(config, "total_steps", info, minimum=0),
+      *(schedule.steps(config, k, info) for k in ("log_every", "sample_every", "ckpt_every")),
+    )
 
 
 class NonFiniteError(FloatingPointError):
@@ -53,7 +70,7 @@ class NonFiniteError(FloatingPointError):
 class TrainResult:
   state: dict
   step: int
-  trace_counts: dict[str, int]   # traces per phase (a retrace means a recompile)
+  trace_counts: dict[str, int]  # traces per phase (a retrace means a recompile)
   compile_counts: dict[str, int]  # compiled executables per phase (jit cache entries)
   seconds: float
   workdir: pathlib.Path
@@ -65,11 +82,14 @@ def _check_workdir_config(workdir: pathlib.Path, config_dict: dict) -> None:
   if not path.exists():
     return
   old = json.loads(path.read_text())
-  differ = sorted(k for k in set(old) | set(config_dict)
-                  if k not in RESUMABLE_CHANGES and old.get(k) != config_dict.get(k))
+  differ = sorted(
+    k for k in set(old) | set(config_dict) if k not in RESUMABLE_CHANGES and old.get(k) != config_dict.get(k)
+  )
   if differ:
-    raise ValueError(f"workdir {workdir} holds a run with a different config (keys: {', '.join(differ)}); "
-                     f"use another --workdir or the same config")
+    raise ValueError(
+      f"workdir {workdir} holds a run with a different config (keys: {', '.join(differ)}); "
+      f"use another --workdir or the same config"
+    )
 
 
 class PhaseRunner:
@@ -78,8 +98,9 @@ class PhaseRunner:
   def __init__(self, phases, repl):
     self.phases = phases
     self.trace_counts = {p.name: 0 for p in phases}
-    self.jitted = [jax.jit(self._wrap(i, p), donate_argnums=0, out_shardings=(repl, repl))
-                   for i, p in enumerate(phases)]
+    self.jitted = [
+      jax.jit(self._wrap(i, p), donate_argnums=0, out_shardings=(repl, repl)) for i, p in enumerate(phases)
+    ]
     self.tick = jax.jit(lambda s: {**s, "step": s["step"] + 1}, donate_argnums=0, out_shardings=repl)
 
   def compile_counts(self) -> dict[str, int]:
@@ -101,8 +122,10 @@ class PhaseRunner:
       leaves = list(metrics.values()) + jax.tree.leaves(new["params"])
       finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in leaves]))
       first = (~finite) & (state["health"]["bad_step"] < 0)
-      health = {"bad_step": jnp.where(first, step, state["health"]["bad_step"]),
-                "bad_phase": jnp.where(first, index, state["health"]["bad_phase"])}
+      health = {
+        "bad_step": jnp.where(first, step, state["health"]["bad_step"]),
+        "bad_phase": jnp.where(first, index, state["health"]["bad_phase"]),
+      }
       return {**new, "health": health}, metrics
 
     return run
@@ -116,8 +139,11 @@ class PhaseRunner:
 
 def initial_state(method, key, data, prior=None) -> dict:
   """The method's state plus the loop's leaves: step 0 and a clean health record."""
-  return {**method.init(key, data, prior), "step": jnp.zeros((), jnp.int32),
-          "health": {"bad_step": -jnp.ones((), jnp.int32), "bad_phase": -jnp.ones((), jnp.int32)}}
+  return {
+    **method.init(key, data, prior),
+    "step": jnp.zeros((), jnp.int32),
+    "health": {"bad_step": -jnp.ones((), jnp.int32), "bad_phase": -jnp.ones((), jnp.int32)},
+  }
 
 
 def _raise_if_unhealthy(state, phases, ckpts) -> None:
@@ -189,8 +215,14 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
       writer.image(step, "samples", make_grid(images))
       return grid_path
 
-    bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True,
-               disable=not config.get("progress", True), desc=config.method)
+    bar = tqdm(
+      total=total,
+      initial=start,
+      unit="step",
+      dynamic_ncols=True,
+      disable=not config.get("progress", True),
+      desc=config.method,
+    )
     try:
       for step in range(start, total):
         state = runner.step(state, data, run_key, step, last_metrics)
@@ -200,14 +232,14 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
           _raise_if_unhealthy(state, phases, ckpts)
           flat = {k: float(v) for m in jax.device_get(last_metrics).values() for k, v in m.items()}
           writer.scalars(done, flat)
-          bar.set_postfix({k: f"{v:.3g}" for k, v in flat.items() if not k.endswith("grad_norm")},
-                          refresh=False)
+          bar.set_postfix({k: f"{v:.3g}" for k, v in flat.items() if not k.endswith("grad_norm")}, refresh=False)
         if done % durations.sample_every == 0 or done == total:
           write_samples(done)
         due = {name: ev for name, ev in evaluators.items() if done % ev.every == 0 or done == total}
         if due:
-          results = fsmetrics.evaluate(eval_samplers, due, method.sampling_params(state),
-                                       jax.random.fold_in(eval_key, done))
+          results = fsmetrics.evaluate(
+            eval_samplers, due, method.sampling_params(state), jax.random.fold_in(eval_key, done)
+          )
           writer.scalars(done, {f"{name}/{k}": v for name, values in results.items() for k, v in values.items()})
         if done % durations.ckpt_every == 0 or done == total:
           _raise_if_unhealthy(state, phases, ckpts)

@@ -8,14 +8,20 @@ never arguments of `jax.grad`, so they stay bit-identical.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import optax
 
 
-def gradient_step(state: dict, nets: str | tuple[str, ...], txs: dict[str, optax.GradientTransformation],
-                  loss_fn: Callable, *, has_aux: bool = False):
+def gradient_step(
+  state: dict,
+  nets: str | tuple[str, ...],
+  txs: dict[str, optax.GradientTransformation],
+  loss_fn: Callable,
+  *,
+  has_aux: bool = False,
+):
   """One optimizer step on `state["params"][net]` for each net in `nets`.
 
   Args:

@@ -9,7 +9,6 @@ import numpy as np
 
 
 class MetricWriter:
-
   def __init__(self, workdir: str | pathlib.Path, tensorboard: bool = True):
     self.workdir = pathlib.Path(workdir)
     self.workdir.mkdir(parents=True, exist_ok=True)
@@ -17,6 +16,7 @@ class MetricWriter:
     self._tb = None
     if tensorboard:
       from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+
       self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
 
   def scalars(self, step: int, values: dict[str, float]) -> None:

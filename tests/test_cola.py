@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen import configs, data as fsdata, methods, train
+from fsgen import configs, methods, train
+from fsgen import data as fsdata
 from fsgen.methods import cola, cola_encoder, scola
 
 
@@ -26,11 +27,14 @@ def _quiet(c, **overrides):
 
 def _toy_data(n=24, res=16, ch=1, classes=4, seed=0):
   rng = np.random.default_rng(seed)
-  return {"images": jnp.asarray(rng.integers(0, 256, (n, res, res, ch)), jnp.uint8),
-          "labels": jnp.asarray(np.arange(n) % classes, jnp.int32)}
+  return {
+    "images": jnp.asarray(rng.integers(0, 256, (n, res, res, ch)), jnp.uint8),
+    "labels": jnp.asarray(np.arange(n) % classes, jnp.int32),
+  }
 
 
 # ---- Step I -------------------------------------------------------------------------------------------
+
 
 def test_gmm_targets_on_sphere_and_one_hot_when_sigma_zero():
   t, mu = cola_encoder.gmm_targets(jax.random.key(0), 500, 5)
@@ -61,24 +65,29 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   before, after = np.asarray(init["extra"]["targets"]), np.asarray(r1.state["extra"]["targets"])
   assert sorted(map(tuple, before)) == sorted(map(tuple, after)) and not np.array_equal(before, after)
   assert not _leaves_equal(init["params"]["E"], r1.state["params"]["E"])
-  r4 = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, devices=4),
-                                tmp_path / "four")
+  r4 = train.train_and_evaluate(
+    _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, devices=4), tmp_path / "four"
+  )
   np.testing.assert_array_equal(after, np.asarray(r4.state["extra"]["targets"]))
-  diffs = [np.max(np.abs(np.asarray(a) - np.asarray(b)))
-           for a, b in zip(jax.tree.leaves(r1.state["params"]), jax.tree.leaves(r4.state["params"]))]
+  diffs = [
+    np.max(np.abs(np.asarray(a) - np.asarray(b)))
+    for a, b in zip(jax.tree.leaves(r1.state["params"]), jax.tree.leaves(r4.state["params"]))
+  ]
   # Float reduction order differs; BN over 8 images at 1x1 (last stage) amplifies it over 5 SGD steps.
   # Per-device batch statistics (2 images) would differ by O(1).
   assert max(diffs) < 3e-2
   assert r4.state["params"]["E"]["embed"]["kernel"].sharding.num_devices == 4
   # Step II from this Step I: the cluster of each code is the Step-I cluster of its image.
-  two = train.train_and_evaluate(_quiet(configs.load("cola_fmnist_cpu:stage=2,test"),
-                                        init_from=str(tmp_path / "one")), tmp_path / "two")
+  two = train.train_and_evaluate(
+    _quiet(configs.load("cola_fmnist_cpu:stage=2,test"), init_from=str(tmp_path / "one")), tmp_path / "two"
+  )
   expected = cola_encoder.cluster_labels(r1.state["extra"]["targets"], r1.state["extra"]["means"])
   np.testing.assert_array_equal(np.asarray(two.state["extra"]["labels"]), np.asarray(expected))
   assert two.trace_counts == {"GZ": 1, "epoch_end": 1}
 
 
 # ---- Step II / III ------------------------------------------------------------------------------------
+
 
 def _scola(generator="infogan"):
   c = configs.load("scola_fmnist_5spc_cpu:test")
@@ -185,8 +194,11 @@ def test_scola_labelled_samples_feed_the_cas_evaluator(tmp_path):
 
 # ---- Presets: all of them, 2 steps at reduced size ----------------------------------------------------
 
-SCOLA = ["scola_cifar10", "scola_fmnist_cpu"] + [f"scola_cifar10_{k}spc" for k in (5, 10, 20, 50, 100)] + [
-    f"scola_fmnist_{k}spc_cpu" for k in (5, 10, 20)]
+SCOLA = (
+  ["scola_cifar10", "scola_fmnist_cpu"]
+  + [f"scola_cifar10_{k}spc" for k in (5, 10, 20, 50, 100)]
+  + [f"scola_fmnist_{k}spc_cpu" for k in (5, 10, 20)]
+)
 
 
 def test_cifar_and_stl_cola_presets_run_both_stages(tmp_path):
@@ -194,8 +206,9 @@ def test_cifar_and_stl_cola_presets_run_both_stages(tmp_path):
   for name in ("cola_cifar10", "cola_stl10"):
     one = train.train_and_evaluate(_quiet(configs.load(f"{name}:stage=1,test")), tmp_path / name / "1")
     assert one.step == 2 and (tmp_path / name / "1" / "export").exists()
-    two = train.train_and_evaluate(_quiet(configs.load(f"{name}:stage=2,test"),
-                                          init_from=str(tmp_path / name / "1")), tmp_path / name / "2")
+    two = train.train_and_evaluate(
+      _quiet(configs.load(f"{name}:stage=2,test"), init_from=str(tmp_path / name / "1")), tmp_path / name / "2"
+    )
     assert two.step == 2 and (tmp_path / name / "2" / "samples" / "step_0000002.png").exists()
 
 
@@ -221,6 +234,7 @@ def test_cola_without_step_one_is_a_clear_error():
 @pytest.mark.slow  # compiles the gradient through VGG16 (about a minute on the 2-core CPU)
 def test_perceptual_option_uses_a_frozen_vgg():
   from fsgen import assets
+
   if not (assets.cache_dir() / "lpips_vgg.npz").exists():
     pytest.skip("the lpips_vgg asset is not in the cache (fsgen.assets fetches it on first use)")
   c = _scola()

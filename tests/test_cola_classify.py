@@ -15,13 +15,16 @@ def _count(tree):
 
 
 def test_network_sizes_match_the_papers():
-  shapes = jax.eval_shape(lambda: ResNet20(num_classes=10).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)),
-                                                                train=False))
+  shapes = jax.eval_shape(
+    lambda: ResNet20(num_classes=10).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
+  )
   assert 0.26e6 < _count(shapes["params"]) < 0.28e6  # Table 3: ResNet-20 0.27M
-  shapes = jax.eval_shape(lambda: ResNet18Encoder(embed_dim=10).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)),
-                                                                     train=False))
+  shapes = jax.eval_shape(
+    lambda: ResNet18Encoder(embed_dim=10).init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
+  )
   assert 11.0e6 < _count(shapes["params"]) < 11.4e6  # ResNet-18 trunk + two heads
   from fsgen.nets.cola_generator import InfoGANGenerator
+
   shapes = jax.eval_shape(lambda: InfoGANGenerator(upsample="transpose").init(jax.random.key(0), jnp.zeros((1, 74))))
   assert _count(shapes["params"]) == 8_607_811  # Table 4: InfoGAN 8.6M
 
@@ -34,8 +37,9 @@ def _two_class_set(n, rng, flip_labels=False):
 
 def test_classifier_learns_and_mix_uses_both_sets():
   rng = np.random.default_rng(0)
-  cfg = classify.default_config(epochs=3, steps_per_epoch=5, batch_size=16, width=4, learning_rate=0.05,
-                                halve_every_epochs=2)
+  cfg = classify.default_config(
+    epochs=3, steps_per_epoch=5, batch_size=16, width=4, learning_rate=0.05, halve_every_epochs=2
+  )
   real, test = _two_class_set(32, rng), _two_class_set(64, rng)
   model, v = classify.train_classifier(jax.random.key(0), cfg, 2, real=real, mode="real")
   assert classify.accuracy(model, v, *test) >= 0.9

@@ -15,8 +15,9 @@ import json
 
 import pytest
 
-from conftest import ROOT
 from experiments import configs as presets
+
+from conftest import ROOT
 
 SNAPSHOT = json.loads((ROOT / "tests" / "snapshots" / "resolved_configs.json").read_text())
 NEUTRAL = (0, False, "", None, {}, [])
@@ -58,8 +59,9 @@ def test_resolved_config_unchanged(spec):
     if key in changed:
       before, after, _ = changed[key]
       if old.get(key) != before or new.get(key) != after:
-        problems.append(f"{key}: expected deliberate change {before!r} -> {after!r}, "
-                        f"got {old.get(key)!r} -> {new.get(key)!r}")
+        problems.append(
+          f"{key}: expected deliberate change {before!r} -> {after!r}, got {old.get(key)!r} -> {new.get(key)!r}"
+        )
       continue
     if key not in old:
       if new[key] not in NEUTRAL:

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
 from fsgen import configs, train
+
+from conftest import ROOT
 
 RUN = [sys.executable, str(ROOT / "experiments" / "run.py")]
 
@@ -50,8 +51,13 @@ def test_launcher_unknown_override_key(tmp_path):
 
 def test_launcher_path_arg_and_override(tmp_path):
   path = ROOT / "experiments" / "configs" / "quickstart.py"
-  r = _run(f"--config={path}:test", "--config.total_steps=2", "--config.progress=False",
-           "--config.evals={}", f"--workdir={tmp_path}")
+  r = _run(
+    f"--config={path}:test",
+    "--config.total_steps=2",
+    "--config.progress=False",
+    "--config.evals={}",
+    f"--workdir={tmp_path}",
+  )
   assert r.returncode == 0, r.stderr[-3000:]
   saved = json.loads((tmp_path / "config.json").read_text())
   assert saved["total_steps"] == 2 and saved["model"]["G"]["width"] == 8

@@ -3,18 +3,18 @@
 import gzip
 import json
 import struct
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_path
 from fsgen import data as fsdata
 from fsgen.configs import data_defaults
 from fsgen.data.preprocess import prepare_images, resize_center_crop, to_channels
 from fsgen.data.sources import DataError, read_source
 from fsgen.data.subsets import select_shots
+
+from conftest import shared_path
 
 
 def _write(path, array, fmt=None):
@@ -30,8 +30,9 @@ def test_builtin_digits():
 
 
 def test_load_digits_kshot_per_class():
-  ds = fsdata.load(data_defaults(source="builtin:digits", resolution=16, channels=3, shots=2,
-                                 per_class=True, labels=True))
+  ds = fsdata.load(
+    data_defaults(source="builtin:digits", resolution=16, channels=3, shots=2, per_class=True, labels=True)
+  )
   assert ds.images.shape == (20, 16, 16, 3) and ds.images.dtype == np.uint8
   assert np.bincount(ds.labels).tolist() == [2] * 10
   # gray -> RGB repeats the channel
@@ -77,8 +78,7 @@ def test_channels_roundtrip():
 
 def test_prepare_mixed_channels_needs_channels():
   with pytest.raises(DataError, match="mixed channel counts"):
-    prepare_images([np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)], ["a", "b"],
-                   resolution=4, channels=None)
+    prepare_images([np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)], ["a", "b"], resolution=4, channels=None)
 
 
 def test_kshot_is_deterministic_and_recorded(tmp_path):
@@ -91,12 +91,15 @@ def test_kshot_is_deterministic_and_recorded(tmp_path):
   assert record["indices"] == ds.indices.tolist() and len(record["names"]) == 5
 
 
-@pytest.mark.parametrize("source, match", [
+@pytest.mark.parametrize(
+  "source, match",
+  [
     ("folder:/no/such/dir", "does not exist"),
     ("nosuch:thing", "unknown data source scheme 'nosuch'"),
     ("digits", "not of the form scheme:rest"),
     ("builtin:cifar", "unknown builtin dataset"),
-])
+  ],
+)
 def test_bad_sources(source, match):
   with pytest.raises(DataError, match=match):
     read_source(source)
@@ -168,18 +171,27 @@ def test_omniglot_not_a_zip(tmp_path):
 def test_tfds_fashion_mnist_from_manual_dir(tmp_path):
   manual = shared_path("fashion_mnist")
   pytest.importorskip("tensorflow", reason="building a TFDS dataset needs TensorFlow (pip install fsgen[tfds])")
-  ds = fsdata.load(data_defaults(source="tfds:fashion_mnist:test", resolution=28, channels=1,
-                                 tfds_data_dir=str(tmp_path), tfds_manual_dir=str(manual)))
+  ds = fsdata.load(
+    data_defaults(
+      source="tfds:fashion_mnist:test",
+      resolution=28,
+      channels=1,
+      tfds_data_dir=str(tmp_path),
+      tfds_manual_dir=str(manual),
+    )
+  )
   assert ds.images.shape == (10000, 28, 28, 1)
   assert np.bincount(ds.labels).tolist() == [1000] * 10
   # Same images as the idx files of the same release.
   idx = read_source(f"idx:{manual}:t10k")
-  assert sorted(map(bytes, ds.images[..., 0].reshape(10000, -1))) == \
-      sorted(map(bytes, np.stack(idx.images).reshape(10000, -1)))
+  assert sorted(map(bytes, ds.images[..., 0].reshape(10000, -1))) == sorted(
+    map(bytes, np.stack(idx.images).reshape(10000, -1))
+  )
 
 
 def test_to_float_range_and_back():
   from fsgen.data.preprocess import to_float, to_uint8
+
   x = np.array([0, 128, 255], np.uint8)
   f = np.asarray(to_float(x))
   np.testing.assert_allclose(f[[0, 2]], [-1.0, 1.0])

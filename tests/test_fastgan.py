@@ -17,7 +17,8 @@ def test_generator_and_discriminator_shapes(res):
   vg = jax.jit(g.init)({"params": KEY, "noise": KEY}, jnp.zeros((2, 8)))
   assert set(vg) == {"params", fg.SPECTRAL}
   (big, small), feats = jax.jit(lambda v, z: g.apply(v, z, False, True, rngs={"noise": KEY}))(
-      vg, jax.random.normal(KEY, (3, 8)))
+    vg, jax.random.normal(KEY, (3, 8))
+  )
   assert big.shape == (3, res, res, 3) and small.shape == (3, res // 2, res // 2, 3)
   assert len(feats) == g.num_feats and feats[-1].shape[1] == res
   assert float(jnp.abs(big).max()) <= 1.0
@@ -39,8 +40,9 @@ def test_spectral_norm_statistics_update_only_when_training():
   _, frozen = conv.apply(v, x, False, mutable=[fg.SPECTRAL])
   assert jax.tree.all(jax.tree.map(np.array_equal, frozen[fg.SPECTRAL], v[fg.SPECTRAL]))
   stats = v[fg.SPECTRAL]
-  update = jax.jit(lambda s: conv.apply({"params": v["params"], fg.SPECTRAL: s}, x, True,
-                                        mutable=[fg.SPECTRAL])[1][fg.SPECTRAL])
+  update = jax.jit(
+    lambda s: conv.apply({"params": v["params"], fg.SPECTRAL: s}, x, True, mutable=[fg.SPECTRAL])[1][fg.SPECTRAL]
+  )
   for _ in range(30):  # power iteration converges to the top singular value
     stats = update(stats)
   sigmas = [float(leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(stats)[0] if "sigma" in str(path)]
@@ -60,7 +62,7 @@ def test_sle_gates_channels_of_the_target():
 def test_crop_quadrant_matches_slicing():
   x = jnp.arange(2 * 4 * 4 * 1).reshape(2, 4, 4, 1)
   for part, (r, c) in enumerate([(0, 0), (0, 2), (2, 0), (2, 2)]):
-    np.testing.assert_array_equal(fg.crop_quadrant(x, part), x[:, r:r + 2, c:c + 2])
+    np.testing.assert_array_equal(fg.crop_quadrant(x, part), x[:, r : r + 2, c : c + 2])
 
 
 def test_batch_norm_uses_batch_statistics():
@@ -79,6 +81,7 @@ def test_bad_resolution_is_one_line_error():
 
 def test_reconstruction_loss_lpips_vgg_is_zero_on_targets_and_trains_the_decoders():
   from fsgen import assets  # pylint: disable=import-outside-toplevel
+
   params = jax.tree.map(jnp.asarray, assets.load("lpips_vgg"))
   real = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3), minval=-1.0, maxval=1.0)
   resize = lambda x: jax.image.resize(x, (2, 16, 16, 3), "bilinear", antialias=True)

@@ -15,7 +15,7 @@ def _np_blur(img, k1):
   out = np.zeros_like(img)
   for i in range(img.shape[0]):
     for j in range(img.shape[1]):
-      out[i, j] = (pad[i:i + len(k1), j:j + len(k1)] * k2).sum()
+      out[i, j] = (pad[i : i + len(k1), j : j + len(k1)] * k2).sum()
   return out
 
 
@@ -44,14 +44,16 @@ def _np_loss(x, y, levels, gamma, exponent, reduction):
   return np.mean(per_image)
 
 
-@pytest.mark.parametrize("levels,gamma,exponent,reduction", [
-    (2, 1.0, -2.0, "mean"), (3, 0.5, -2.0, "sum"), (2, 1.0, 2.0, "mean")])
+@pytest.mark.parametrize(
+  "levels,gamma,exponent,reduction", [(2, 1.0, -2.0, "mean"), (3, 0.5, -2.0, "sum"), (2, 1.0, 2.0, "mean")]
+)
 def test_equals_numpy_reference(levels, gamma, exponent, reduction):
   rng = np.random.default_rng(levels)
   x = rng.uniform(-1, 1, size=(2, 16, 16, 2)).astype(np.float32)
   y = rng.uniform(-1, 1, size=(2, 16, 16, 2)).astype(np.float32)
-  fn = jax.jit(lambda a, b: laplacian_pyramid_loss(a, b, levels=levels, gamma=gamma,
-                                                   weight_exponent=exponent, reduction=reduction))
+  fn = jax.jit(
+    lambda a, b: laplacian_pyramid_loss(a, b, levels=levels, gamma=gamma, weight_exponent=exponent, reduction=reduction)
+  )
   np.testing.assert_allclose(float(fn(x, y)), _np_loss(x, y, levels, gamma, exponent, reduction), rtol=2e-5)
 
 

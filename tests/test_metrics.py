@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, shared_path
 from fsgen import assets
 from fsgen.metrics import cas, fid, inception, intra_lpips, kid, lpips, nn, ppl, pr
 from fsgen.nets.inception import InceptionV3
+
+from conftest import ROOT, shared_path
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import make_inception_fixture  # noqa: E402  pylint: disable=wrong-import-position
@@ -48,8 +49,9 @@ def _idx(*parts) -> np.ndarray:
 
 def _photos(folder: str, ids, size: int) -> np.ndarray:
   d = shared_path(folder, "img")
-  return np.stack([np.asarray(Image.open(d / f"{i}.jpg").convert("RGB").resize((size, size), Image.LANCZOS))
-                   for i in ids])
+  return np.stack(
+    [np.asarray(Image.open(d / f"{i}.jpg").convert("RGB").resize((size, size), Image.LANCZOS)) for i in ids]
+  )
 
 
 def _sampler(images: np.ndarray):
@@ -67,13 +69,13 @@ def _sampler(images: np.ndarray):
 
 # ---- Inception -----------------------------------------------------------------------------------------
 
+
 def test_inception_matches_torchscript_fixture():
   ref = np.load(ROOT / "tests" / "fixtures" / "inception_pool3.npz")
   data_dir = shared_path("anime10", "img")
   ids = [int(i) for i in ref["ids"]]
   # The fixture was made from exactly these JPEGs.
-  assert [hashlib.sha256((data_dir / f"{i}.jpg").read_bytes()).hexdigest() for i in ids] == list(
-      ref["jpeg_sha256"])
+  assert [hashlib.sha256((data_dir / f"{i}.jpg").read_bytes()).hexdigest() for i in ids] == list(ref["jpeg_sha256"])
   x = make_inception_fixture.inputs(data_dir, ids).astype(np.float32) / 128.0 - 1.0
   got = np.asarray(jax.jit(InceptionV3().apply)({"params": assets.load("inception_fid")}, x)["pool3"])
   diff = np.abs(got - ref["pool3"]).max()
@@ -85,8 +87,20 @@ def test_resize_matches_clean_fid_pil_bicubic():
   photos = _photos("panda100", [0, 1], 256)
   for src in (28, 256):
     x = np.stack([np.asarray(Image.fromarray(p).resize((src, src), Image.LANCZOS)) for p in photos])
-    ref = np.stack([np.stack([np.asarray(Image.fromarray(im[..., c].astype(np.float32), mode="F").resize(
-        (299, 299), Image.BICUBIC)).clip(0, 255) for c in range(3)], -1) for im in x])
+    ref = np.stack(
+      [
+        np.stack(
+          [
+            np.asarray(Image.fromarray(im[..., c].astype(np.float32), mode="F").resize((299, 299), Image.BICUBIC)).clip(
+              0, 255
+            )
+            for c in range(3)
+          ],
+          -1,
+        )
+        for im in x
+      ]
+    )
     got = (np.asarray(inception.preprocess(jnp.asarray(x))) + 1.0) * 128.0
     assert np.abs(got - ref).max() < 2e-3, src
 
@@ -94,11 +108,13 @@ def test_resize_matches_clean_fid_pil_bicubic():
 def test_float_inputs_are_quantised_like_uint8():
   u8 = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 1), dtype=np.uint8)
   f = u8.astype(np.float32) / 127.5 - 1.0
-  np.testing.assert_array_equal(np.asarray(inception.preprocess(jnp.asarray(u8), 16)),
-                                np.asarray(inception.preprocess(jnp.asarray(f), 16)))
+  np.testing.assert_array_equal(
+    np.asarray(inception.preprocess(jnp.asarray(u8), 16)), np.asarray(inception.preprocess(jnp.asarray(f), 16))
+  )
 
 
 # ---- FID / KID -----------------------------------------------------------------------------------------
+
 
 def test_frechet_distance_closed_form_and_sqrtm():
   d = 8
@@ -108,6 +124,7 @@ def test_frechet_distance_closed_form_and_sqrtm():
   a, b = rng.normal(size=(50, d)), rng.normal(size=(40, d)) * 2 + 0.5
   (m1, s1), (m2, s2) = inception.stats(a), inception.stats(b)
   import scipy.linalg  # pylint: disable=import-outside-toplevel
+
   ref = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2) - 2 * np.trace(scipy.linalg.sqrtm(s1 @ s2).real)
   assert abs(fid.frechet_distance(m1, s1, m2, s2) - ref) < 1e-8
   # Fewer samples than dimensions: the nuclear-norm path equals the statistics path.
@@ -131,10 +148,11 @@ def fmnist_mnist_features():
   fm, mn = _idx("fashion_mnist", "t10k-images-idx3-ubyte.gz"), _idx("mnist", "t10k-images-idx3-ubyte.gz")
   rng = np.random.default_rng(0)
   perm = rng.permutation(len(fm))
-  half1, half2 = fm[perm[:N_FID]], fm[perm[N_FID:2 * N_FID]]  # disjoint
+  half1, half2 = fm[perm[:N_FID]], fm[perm[N_FID : 2 * N_FID]]  # disjoint
   digits = mn[rng.permutation(len(mn))[:N_FID]]
-  return {k: inception.features(v, SMALL, 100) for k, v in
-          dict(half1=half1, half2=half2, mnist=digits).items()} | {"half1_images": half1}
+  return {k: inception.features(v, SMALL, 100) for k, v in dict(half1=half1, half2=half2, mnist=digits).items()} | {
+    "half1_images": half1
+  }
 
 
 def test_fid_kid_fashion_mnist_halves_vs_mnist(fmnist_mnist_features):
@@ -144,8 +162,10 @@ def test_fid_kid_fashion_mnist_halves_vs_mnist(fmnist_mnist_features):
   cross = fid.fid_from_features(f["half1"], f["mnist"])
   kid_halves = kid.kernel_inception_distance(f["half1"], f["half2"], 20, 200)
   kid_cross = kid.kernel_inception_distance(f["half1"], f["mnist"], 20, 200)
-  print(f"FID(x,x)={same:.2e} halves={halves:.1f} fmnist-mnist={cross:.1f} "
-        f"KID halves={kid_halves:.4f} fmnist-mnist={kid_cross:.4f} ({N_FID} images, {SMALL} px)")
+  print(
+    f"FID(x,x)={same:.2e} halves={halves:.1f} fmnist-mnist={cross:.1f} "
+    f"KID halves={kid_halves:.4f} fmnist-mnist={kid_cross:.4f} ({N_FID} images, {SMALL} px)"
+  )
   assert abs(same) < 1e-3
   assert cross > 2 * halves  # 300 images at 75 px: FID's small-sample bias is large (see report)
   assert kid_cross > 10 * abs(kid_halves) and kid_cross > 0
@@ -161,11 +181,11 @@ def test_fid_evaluator_caches_reference_and_scores_real_as_real(fmnist_mnist_fea
   assert abs(out["fid"]) < 1e-3 and out["kid"] <= 1e-6
   cached = list((tmp_path / "stats").glob("train-100x28x28x1-s75-*.npz"))
   assert len(cached) == 1
-  np.testing.assert_allclose(np.load(cached[0])["features"], fmnist_mnist_features["half1"][:100],
-                             rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(np.load(cached[0])["features"], fmnist_mnist_features["half1"][:100], rtol=1e-4, atol=1e-4)
 
 
 # ---- LPIPS ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def photos64():
@@ -231,6 +251,7 @@ def test_memorisation_counts_distinct_neighbours(space, photos64):
 
 # ---- Precision / recall, PPL, CAS ----------------------------------------------------------------------
 
+
 def test_precision_recall_mode_collapse():
   rng = np.random.default_rng(0)
   real = rng.normal(size=(400, 16))
@@ -259,22 +280,26 @@ def test_ppl_uniform_path_has_lower_std_than_stairs(photos64):
 
 def test_cas_learns_from_real_labels_and_not_from_shuffled():
   x = _idx("fashion_mnist", "t10k-images-idx3-ubyte.gz")[:2000].astype(np.float32) / 127.5 - 1
-  y = np.frombuffer(gzip.open(shared_path("fashion_mnist", "t10k-labels-idx1-ubyte.gz")).read(), np.uint8,
-                    offset=8)[:2000].astype(np.int32)
+  y = np.frombuffer(gzip.open(shared_path("fashion_mnist", "t10k-labels-idx1-ubyte.gz")).read(), np.uint8, offset=8)[
+    :2000
+  ].astype(np.int32)
   key = jax.random.key(0)
   good = cas.cas(x[:1000], y[:1000], x[1000:], y[1000:], 10, key, steps=300, batch=32, width=16)
-  bad = cas.cas(x[:1000], np.random.default_rng(0).permutation(y[:1000]), x[1000:], y[1000:], 10, key,
-                steps=300, batch=32, width=16)
+  bad = cas.cas(
+    x[:1000], np.random.default_rng(0).permutation(y[:1000]), x[1000:], y[1000:], 10, key, steps=300, batch=32, width=16
+  )
   print(f"CAS real labels {good:.3f}, shuffled {bad:.3f}")
   assert good > 0.6 and bad < 0.3
 
 
 def test_build_all_makes_every_evaluator():
   from fsgen import metrics  # pylint: disable=import-outside-toplevel
+
   images = np.zeros((4, 16, 16, 1), np.uint8)
   dataset = types.SimpleNamespace(images=images, labels=np.arange(4) % 2)
-  evs = metrics.build_all({"nn": dict(type="nn", every=5, space="pixel"),
-                           "cas": dict(type="cas", every=7, n=8)}, dataset)
+  evs = metrics.build_all(
+    {"nn": dict(type="nn", every=5, space="pixel"), "cas": dict(type="cas", every=7, n=8)}, dataset
+  )
   assert evs["nn"].every == 5 and evs["cas"].every == 7
   with pytest.raises(ValueError, match="unknown space"):
     nn.Evaluator(dataset, space="nope")
@@ -282,6 +307,7 @@ def test_build_all_makes_every_evaluator():
 
 class _CountingMethod:
   """A method stand-in: sample -> [n, 2, 2, 1] filled with n, labelled and interpolating samplers."""
+
   config = types.SimpleNamespace(method="counting")
 
   def sample(self, params, key, n):
@@ -297,6 +323,7 @@ class _CountingMethod:
 
 def test_samplers_feed_each_evaluator_what_it_needs():
   from fsgen import metrics  # pylint: disable=import-outside-toplevel
+
   method = _CountingMethod()
   plain = types.SimpleNamespace()
   cas_ev, ppl_ev = cas.Evaluator.__new__(cas.Evaluator), ppl.Evaluator.__new__(ppl.Evaluator)  # no weights
@@ -344,7 +371,7 @@ def test_fid_kid_at_299_px_fashion_mnist_halves_vs_mnist():
   rng = np.random.default_rng(0)
   perm = rng.permutation(len(fm))
   n = 250
-  f1, f2 = inception.features(fm[perm[:n]]), inception.features(fm[perm[n:2 * n]])
+  f1, f2 = inception.features(fm[perm[:n]]), inception.features(fm[perm[n : 2 * n]])
   f3 = inception.features(mn[rng.permutation(len(mn))[:n]])
   halves, cross = fid.fid_from_features(f1, f2), fid.fid_from_features(f1, f3)
   kh, kc = kid.kernel_inception_distance(f1, f2, 100, n), kid.kernel_inception_distance(f1, f3, 100, n)

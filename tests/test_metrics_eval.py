@@ -7,8 +7,10 @@ import json
 import jax
 import pytest
 
+from fsgen import checkpoint, configs, methods
+from fsgen import data as fsdata
+
 from conftest import ROOT
-from fsgen import checkpoint, configs, data as fsdata, methods
 
 _spec = importlib.util.spec_from_file_location("fsgen_eval_cli", ROOT / "experiments" / "eval.py")
 eval_cli = importlib.util.module_from_spec(_spec)
@@ -29,11 +31,34 @@ def workdir(tmp_path_factory):
 
 
 def test_eval_cli_writes_eval_json_and_table(workdir, capsys):
-  eval_cli.main(["--workdir", str(workdir), "--metrics", "fid,kid,lpips,intra_lpips,nn",
-                 "--n", "20", "--sample_batch", "10",
-                 "--set", "fid.size=75", "--set", "fid.batch=10", "--set", "kid.size=75",
-                 "--set", "kid.batch=10", "--set", "lpips.n=6", "--set", "intra_lpips.n=12",
-                 "--set", "nn.n=12", "--set", "nn.space='lpips_alex'"])
+  eval_cli.main(
+    [
+      "--workdir",
+      str(workdir),
+      "--metrics",
+      "fid,kid,lpips,intra_lpips,nn",
+      "--n",
+      "20",
+      "--sample_batch",
+      "10",
+      "--set",
+      "fid.size=75",
+      "--set",
+      "fid.batch=10",
+      "--set",
+      "kid.size=75",
+      "--set",
+      "kid.batch=10",
+      "--set",
+      "lpips.n=6",
+      "--set",
+      "intra_lpips.n=12",
+      "--set",
+      "nn.n=12",
+      "--set",
+      "nn.space='lpips_alex'",
+    ]
+  )
   out = json.loads((workdir / "eval.json").read_text())
   assert set(out) == {"fid", "kid", "lpips", "intra_lpips", "nn", "meta"}
   assert out["fid"]["fid"] > 0 and 0 <= out["lpips"]["lpips"] < 2 and out["nn"]["distinct_nn"] >= 1

@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen import data as fsdata, parallel
+from fsgen import data as fsdata
+from fsgen import parallel
 from fsgen.losses import mixup_distance as md
 from fsgen.methods import mixdl
 from fsgen.train import PhaseRunner, initial_state
@@ -35,12 +36,14 @@ def test_distance_equals_numpy_reference(direction):
   rng = np.random.default_rng(0)
   mix, edge = rng.normal(size=(3, 2, 2, 5)), rng.normal(size=(3, 2, 2, 5))
   coeffs = rng.dirichlet(np.ones(3), size=3)
-  got = md.mixup_distance(mix_feats=jnp.asarray(mix), edge_feats=jnp.asarray(edge), coeffs=jnp.asarray(coeffs),
-                          direction=direction)
+  got = md.mixup_distance(
+    mix_feats=jnp.asarray(mix), edge_feats=jnp.asarray(edge), coeffs=jnp.asarray(coeffs), direction=direction
+  )
   np.testing.assert_allclose(float(got), _np_distance(mix, edge, coeffs, direction), rtol=1e-5)
   # Directions differ, and a different target changes the value.
-  other = md.mixup_distance(mix_feats=jnp.asarray(mix), edge_feats=jnp.asarray(edge),
-                            coeffs=jnp.asarray(coeffs[::-1]), direction=direction)
+  other = md.mixup_distance(
+    mix_feats=jnp.asarray(mix), edge_feats=jnp.asarray(edge), coeffs=jnp.asarray(coeffs[::-1]), direction=direction
+  )
   assert abs(float(other) - float(got)) > 1e-4
 
 
@@ -64,12 +67,16 @@ def test_layerwise_takes_each_row_from_its_layer():
   feats_edge = [rng.normal(size=(3, 4, 4, 2)), rng.normal(size=(3, 2, 2, 6))]
   coeffs = rng.dirichlet(np.ones(3), size=3)
   layers = np.array([1, 0, 1])
-  got = md.layerwise_mixup_distance(mix_feats=[jnp.asarray(f) for f in feats_mix],
-                                    edge_feats=[jnp.asarray(f) for f in feats_edge],
-                                    coeffs=jnp.asarray(coeffs), layers=jnp.asarray(layers))
+  got = md.layerwise_mixup_distance(
+    mix_feats=[jnp.asarray(f) for f in feats_mix],
+    edge_feats=[jnp.asarray(f) for f in feats_edge],
+    coeffs=jnp.asarray(coeffs),
+    layers=jnp.asarray(layers),
+  )
   # Row by row with the NumPy reference (each row's 'mean' share is 1/N of its own mean).
-  want = np.mean([_np_distance(feats_mix[l][i:i + 1], feats_edge[l], coeffs[i:i + 1])
-                  for i, l in enumerate(layers)])
+  want = np.mean(
+    [_np_distance(feats_mix[l][i : i + 1], feats_edge[l], coeffs[i : i + 1]) for i, l in enumerate(layers)]
+  )
   np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
@@ -108,11 +115,14 @@ def _tiny(backbone, **mixdl_overrides):
   return c
 
 
-@pytest.mark.parametrize("g_dist,d_dist,names", [
+@pytest.mark.parametrize(
+  "g_dist,d_dist,names",
+  [
     (True, True, ["D", "D_mix", "D_r1", "G", "G_mix", "G_pl"]),
     (True, False, ["D", "D_mix", "D_r1", "G", "G_mix", "G_pl"]),
     (False, False, ["D", "D_r1", "G", "G_pl"]),
-])
+  ],
+)
 def test_ablation_switches_set_the_schedule(g_dist, d_dist, names):
   m = mixdl.Method(_tiny("stylegan2", g_dist=g_dist, d_dist=d_dist))
   phases = m.phases()
@@ -184,8 +194,9 @@ def test_distance_gradient_reaches_generator_through_features():
     cf, w, w_mix = method._mix_codes(g, codes_key)  # pylint: disable=protected-access
     _, feats, _ = method.bb.generate(g, {}, jnp.concatenate([w, w_mix]), noise_key, train=False, feats=True)
     layers = jnp.zeros((4,), jnp.int32)
-    return md.layerwise_mixup_distance(mix_feats=[f[4:] for f in feats[1:-1]],
-                                       edge_feats=[f[:4] for f in feats[1:-1]], coeffs=cf, layers=layers)
+    return md.layerwise_mixup_distance(
+      mix_feats=[f[4:] for f in feats[1:-1]], edge_feats=[f[:4] for f in feats[1:-1]], coeffs=cf, layers=layers
+    )
 
   grads = jax.jit(jax.grad(dist_only))(g)
   norms = {k: float(optax_norm(v)) for k, v in grads.items()}

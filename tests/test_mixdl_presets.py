@@ -37,8 +37,9 @@ def test_preset_trains_two_steps_at_test_size(name, tmp_path):
   c.progress = False
   result = train.train_and_evaluate(c, tmp_path)
   assert int(result.state["step"]) == 2
-  expected = {"D", "D_mix", "D_r1", "G", "G_mix", "G_pl"} if not name.endswith("_nomixdl") else {
-      "D", "D_r1", "G", "G_pl"}
+  expected = (
+    {"D", "D_mix", "D_r1", "G", "G_mix", "G_pl"} if not name.endswith("_nomixdl") else {"D", "D_r1", "G", "G_pl"}
+  )
   if c.model.backbone == "fastgan":
     expected -= {"D_r1", "G_pl"}
   assert set(result.trace_counts) == expected and set(result.trace_counts.values()) == {1}

@@ -4,7 +4,6 @@ export and `fsgen.sample`."""
 
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -15,11 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from experiments import configs
-from fsgen import checkpoint, data as fsdata, methods, train
-from fsgen.methods import gan
+from fsgen import checkpoint, methods, train
+from fsgen import data as fsdata
 from fsgen.data.info import DataInfo
+from fsgen.methods import gan
+
+from conftest import ROOT
 
 
 def _tiny_config(**overrides):
@@ -50,7 +51,10 @@ def test_end_to_end_outputs_and_single_compilation(tmp_path):
   assert any("nn/distinct_nn" in l for l in lines)
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
   assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == [
-      "step_0000002.png", "step_0000004.png", "step_0000006.png"]
+    "step_0000002.png",
+    "step_0000004.png",
+    "step_0000006.png",
+  ]
   assert checkpoint.Checkpoints(tmp_path / "checkpoints").latest_step() == 6
   assert json.loads((tmp_path / "subset.json").read_text())["indices"]
   assert (tmp_path / "export" / "config.json").exists()
@@ -124,8 +128,10 @@ def test_one_device_equals_four(tmp_path):
   assert jax.device_count() >= 4
   r1 = train.train_and_evaluate(_tiny_config(total_steps=5, devices=1), tmp_path / "one")
   r4 = train.train_and_evaluate(_tiny_config(total_steps=5, devices=4), tmp_path / "four")
-  diffs = [np.max(np.abs(np.asarray(a) - np.asarray(b)))
-           for a, b in zip(jax.tree.leaves(r1.state["params"]), jax.tree.leaves(r4.state["params"]))]
+  diffs = [
+    np.max(np.abs(np.asarray(a) - np.asarray(b)))
+    for a, b in zip(jax.tree.leaves(r1.state["params"]), jax.tree.leaves(r4.state["params"]))
+  ]
   print("max |params(1 device) - params(4 devices)| =", max(diffs))
   # Reduction order differs across devices; Adam normalises the noise, so it bounds each update by lr = 2e-4.
   assert max(diffs) < 1e-4
@@ -135,6 +141,7 @@ def test_one_device_equals_four(tmp_path):
 def test_batches_are_sharded_over_the_data_axis():
   from fsgen.data.batches import draw
   from fsgen.parallel import make_mesh, replicated
+
   mesh = make_mesh(4)
   with jax.set_mesh(mesh):
     images = jax.device_put(jnp.zeros((10, 8, 8, 1), jnp.uint8), replicated(mesh))
@@ -144,18 +151,30 @@ def test_batches_are_sharded_over_the_data_axis():
 
 
 def _run_cmd(workdir, total):
-  return [sys.executable, str(ROOT / "experiments" / "run.py"), "--config=quickstart:test", f"--workdir={workdir}",
-          f"--config.total_steps={total}", "--config.ckpt_every=20", "--config.sample_every=1000",
-          "--config.log_every=20", "--config.devices=1", "--config.progress=False", "--config.evals={}"]
+  return [
+    sys.executable,
+    str(ROOT / "experiments" / "run.py"),
+    "--config=quickstart:test",
+    f"--workdir={workdir}",
+    f"--config.total_steps={total}",
+    "--config.ckpt_every=20",
+    "--config.sample_every=1000",
+    "--config.log_every=20",
+    "--config.devices=1",
+    "--config.progress=False",
+    "--config.evals={}",
+  ]
 
 
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
   env = {**os.environ, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu"}  # one device, like a plain run
   total = 600
-  straight = subprocess.Popen(_run_cmd(tmp_path / "straight", total), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  killed = subprocess.Popen(_run_cmd(tmp_path / "killed", total), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  straight = subprocess.Popen(
+    _run_cmd(tmp_path / "straight", total), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
+  killed = subprocess.Popen(
+    _run_cmd(tmp_path / "killed", total), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   ckpt_dir = tmp_path / "killed" / "checkpoints"
   deadline = time.time() + 300
   while time.time() < deadline and killed.poll() is None:
@@ -179,11 +198,13 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
 
 def test_export_and_sample_cli(tmp_path):
   from fsgen import sample as sample_mod
+
   c = _tiny_config(total_steps=2)
   result = train.train_and_evaluate(c, tmp_path)
   out = tmp_path / "grid.png"
   sample_mod.main(["--workdir", str(tmp_path), "--n", "9", "--out", str(out)])
   from PIL import Image
+
   assert Image.open(out).size == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)
   # The export holds exactly the EMA generator, and sampling from it matches the trained state.
   params, config = checkpoint.load_export(tmp_path / "export")
@@ -193,5 +214,6 @@ def test_export_and_sample_cli(tmp_path):
   np.testing.assert_allclose(sample_mod.sample(export=str(tmp_path / "export"), n=9, seed=0), ref, atol=1e-6)
   # Without the export it falls back to the latest checkpoint.
   import shutil
+
   shutil.rmtree(tmp_path / "export")
   np.testing.assert_allclose(sample_mod.sample(workdir=str(tmp_path), n=9, seed=0), ref, atol=1e-6)

@@ -92,8 +92,9 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   return out
 
 
-def reduced_schedule(c: ml_collections.ConfigDict, *, steps: int = 2, every: int = 2, num_samples: int = 4,
-                     evals: dict | None = None) -> ml_collections.ConfigDict:
+def reduced_schedule(
+  c: ml_collections.ConfigDict, *, steps: int = 2, every: int = 2, num_samples: int = 4, evals: dict | None = None
+) -> ml_collections.ConfigDict:
   """The loop schedule of a preset's reduced `test` form: `steps` steps, logging, samples and checkpoints
   every `every` steps, `num_samples` samples, `evals` (default none). Epoch-form durations are cleared."""
   c.total_steps = steps

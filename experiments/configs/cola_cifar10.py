@@ -23,12 +23,27 @@ from fsgen.methods import cola, cola_encoder
 NUM_IMAGES = 50_000
 
 
-def stage_config(args, *, source, num_images, resolution, channels, name, latent_dim=128, width=64,
-                 gen_width=64, enc_epochs=200, gen_epochs=500, halve_every=50, shots=0):
+def stage_config(
+  args,
+  *,
+  source,
+  num_images,
+  resolution,
+  channels,
+  name,
+  latent_dim=128,
+  width=64,
+  gen_width=64,
+  enc_epochs=200,
+  gen_epochs=500,
+  halve_every=50,
+  shots=0,
+):
   """Shared by the COLA presets: the stage-1 or stage-2 config of a dataset (`shots` > 0: a random subset
   of that many images, chosen by data.subset_seed = seed)."""
-  data = configs.data_defaults(source=source, resolution=resolution, channels=channels, labels=True,
-                               shots=shots, subset_seed=args.get("seed", 0))
+  data = configs.data_defaults(
+    source=source, resolution=resolution, channels=channels, labels=True, shots=shots, subset_seed=args.get("seed", 0)
+  )
   if args.stage == 1:
     c = cola_encoder.default_config()
     c.model.E.width = width
@@ -52,8 +67,7 @@ def stage_config(args, *, source, num_images, resolution, channels, name, latent
   c.sample_every = c.ckpt_every = 10 * epoch
   if args.test:
     # 8 images in batches of 8: one step per epoch, so 2 steps run the assignment and the rotation phase.
-    c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=channels, shots=8,
-                                   labels=True)
+    c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=channels, shots=8, labels=True)
     c.batch_size = 8
     if args.stage == 1:
       c.model.E.width = 4
@@ -67,5 +81,6 @@ def stage_config(args, *, source, num_images, resolution, channels, name, latent
 
 def get_config(arg=None):
   args = configs.parse_arg(arg, stage=1, test=False, seed=0, perceptual=False)
-  return stage_config(args, source="tfds:cifar10", num_images=NUM_IMAGES, resolution=32, channels=3,
-                      name="cola_cifar10")
+  return stage_config(
+    args, source="tfds:cifar10", num_images=NUM_IMAGES, resolution=32, channels=3, name="cola_cifar10"
+  )

@@ -32,8 +32,18 @@ NUM_IMAGES = 1000
 
 def get_config(arg=None):
   args = configs.parse_arg(arg, stage=1, test=False, seed=0, perceptual=False)
-  c = cola_cifar10.stage_config(args, source="idx:../shared/data/fashion_mnist", num_images=NUM_IMAGES,
-                                resolution=28, channels=1, name="cola_fmnist_cpu", latent_dim=64, width=16,
-                                enc_epochs=20, gen_epochs=60, halve_every=5 if args.stage == 1 else 15,
-                                shots=NUM_IMAGES)
+  c = cola_cifar10.stage_config(
+    args,
+    source="idx:../shared/data/fashion_mnist",
+    num_images=NUM_IMAGES,
+    resolution=28,
+    channels=1,
+    name="cola_fmnist_cpu",
+    latent_dim=64,
+    width=16,
+    enc_epochs=20,
+    gen_epochs=60,
+    halve_every=5 if args.stage == 1 else 15,
+    shots=NUM_IMAGES,
+  )
   return c

@@ -22,5 +22,6 @@ from fsgen import configs  # noqa: E402
 
 def get_config(arg=None):
   args = configs.parse_arg(arg, stage=1, test=False, seed=0, perceptual=False)
-  return cola_cifar10.stage_config(args, source="tfds:stl10", num_images=5000, resolution=48, channels=3,
-                                   name="cola_stl10")
+  return cola_cifar10.stage_config(
+    args, source="tfds:stl10", num_images=5000, resolution=48, channels=3, name="cola_stl10"
+  )

@@ -1,4 +1,5 @@
-"""imle_cat: plain IMLE (Adaptive IMLE with the adaptive test off) on AnimalFace Cat, 256x256, the official code's settings.
+"""imle_cat: plain IMLE (Adaptive IMLE with the adaptive test off) on AnimalFace Cat, 256x256, the official code's
+settings.
 
 Command:  python experiments/run.py --config=imle_cat:data_root=DATASETS
 Data:     DATASETS/cat/img/* (160 images; the official ./datasets/<name>/img layout), resized to 256 px,

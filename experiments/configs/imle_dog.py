@@ -1,4 +1,5 @@
-"""imle_dog: plain IMLE (Adaptive IMLE with the adaptive test off) on AnimalFace Dog, 256x256, the official code's settings.
+"""imle_dog: plain IMLE (Adaptive IMLE with the adaptive test off) on AnimalFace Dog, 256x256, the official code's
+settings.
 
 Command:  python experiments/run.py --config=imle_dog:data_root=DATASETS
 Data:     DATASETS/dog/img/* (389 images; the official ./datasets/<name>/img layout), resized to 256 px,

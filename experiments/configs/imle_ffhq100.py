@@ -1,4 +1,5 @@
-"""imle_ffhq100: plain IMLE (Adaptive IMLE with the adaptive test off) on FFHQ-100 (100 images), 256x256, the official code's settings.
+"""imle_ffhq100: plain IMLE (Adaptive IMLE with the adaptive test off) on FFHQ-100 (100 images), 256x256, the official
+code's settings.
 
 Command:  python experiments/run.py --config=imle_ffhq100:data_root=DATASETS
 Data:     DATASETS/ffhq100/img/* (100 images; the official ./datasets/<name>/img layout), resized to 256 px,

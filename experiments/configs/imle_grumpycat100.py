@@ -1,4 +1,5 @@
-"""imle_grumpycat100: plain IMLE (Adaptive IMLE with the adaptive test off) on 100-shot Grumpy Cat, 256x256, the official code's settings.
+"""imle_grumpycat100: plain IMLE (Adaptive IMLE with the adaptive test off) on 100-shot Grumpy Cat, 256x256, the
+official code's settings.
 
 Command:  python experiments/run.py --config=imle_grumpycat100:data_root=DATASETS
 Data:     DATASETS/grumpycat100/img/* (100 images; the official ./datasets/<name>/img layout), resized to 256 px,

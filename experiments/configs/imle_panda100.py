@@ -1,4 +1,5 @@
-"""imle_panda100: plain IMLE (Adaptive IMLE with the adaptive test off) on 100-shot Panda, 256x256, the official code's settings.
+"""imle_panda100: plain IMLE (Adaptive IMLE with the adaptive test off) on 100-shot Panda, 256x256, the official
+code's settings.
 
 Command:  python experiments/run.py --config=imle_panda100:data_root=DATASETS
 Data:     DATASETS/panda100/img/* (100 images; the official ./datasets/<name>/img layout), resized to 256 px,

@@ -1,7 +1,8 @@
 """mixdl_anime10_cpu: MixDL on a light StyleGAN2 at 32 px, 10 shots, trained on a 2-core CPU.
 
 Command:  python experiments/run.py --config=mixdl_anime10_cpu
-Data:     the 10 anime faces of ../shared/data/anime10 (all of them), resized to 32x32. FID in experiments/reproduce/mixdl.py is against the same 10 images (the whole set).
+Data:     the 10 anime faces of ../shared/data/anime10 (all of them), resized to 32x32. FID in
+          experiments/reproduce/mixdl.py is against the same 10 images (the whole set).
 Setting:  the paper's MixDL (Dir(1) in W, lambda_G 1000, lambda_D 1, mixup every 2nd step, patch D for
           mixups, batch 4 = mixup N, R1 10/16, PL 2/4, style mixing 0.9, StyleGAN2 Adam with lazy scaling)
           on a light StyleGAN2 (`mixdl.light_model`: W 128, 4 mapping layers, channels min(128, 1024 / res))

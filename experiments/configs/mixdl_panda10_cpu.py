@@ -1,7 +1,8 @@
 """mixdl_panda10_cpu: MixDL on a light StyleGAN2 at 32 px, 10 shots, trained on a 2-core CPU.
 
 Command:  python experiments/run.py --config=mixdl_panda10_cpu
-Data:     10 of the 100 pandas in ../shared/data/panda100 (subset_seed 0, recorded in WORKDIR/subset.json), resized to 32x32. FID in experiments/reproduce/mixdl.py is against all 100 pandas.
+Data:     10 of the 100 pandas in ../shared/data/panda100 (subset_seed 0, recorded in WORKDIR/subset.json), resized to
+          32x32. FID in experiments/reproduce/mixdl.py is against all 100 pandas.
 Setting:  the paper's MixDL (Dir(1) in W, lambda_G 1000, lambda_D 1, mixup every 2nd step, patch D for
           mixups, batch 4 = mixup N, R1 10/16, PL 2/4, style mixing 0.9, StyleGAN2 Adam with lazy scaling)
           on a light StyleGAN2 (`mixdl.light_model`: W 128, 4 mapping layers, channels min(128, 1024 / res))

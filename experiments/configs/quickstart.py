@@ -17,8 +17,9 @@ from fsgen.methods import gan
 def get_config(arg=None):
   args = parse_arg(arg, test=False)
   c = gan.default_config()
-  c.data = configs.data_defaults(source="builtin:digits", resolution=32, channels=1, shots=1,
-                                 per_class=True, labels=True)
+  c.data = configs.data_defaults(
+    source="builtin:digits", resolution=32, channels=1, shots=1, per_class=True, labels=True
+  )
   c.model.G.width = 32
   c.model.D.width = 32
   c.batch_size = 32

@@ -20,13 +20,31 @@ from fsgen import classify, configs
 from fsgen.methods import scola
 
 
-def scola_config(args, *, source, test_source, resolution, channels, classes=10, width=64,
-                 epochs=500, halve_every=50, classify_cfg=None):
+def scola_config(
+  args,
+  *,
+  source,
+  test_source,
+  resolution,
+  channels,
+  classes=10,
+  width=64,
+  epochs=500,
+  halve_every=50,
+  classify_cfg=None,
+):
   """Shared by the sCOLA presets."""
   c = scola.default_config()
   c.seed = args.seed
-  c.data = configs.data_defaults(source=source, resolution=resolution, channels=channels, shots=args.spc,
-                                 per_class=True, labels=True, subset_seed=args.seed)
+  c.data = configs.data_defaults(
+    source=source,
+    resolution=resolution,
+    channels=channels,
+    shots=args.spc,
+    per_class=True,
+    labels=True,
+    subset_seed=args.seed,
+  )
   c.cola.clusters = classes
   c.cola.halve_every_epochs = halve_every
   c.model.G.width = width
@@ -38,14 +56,22 @@ def scola_config(args, *, source, test_source, resolution, channels, classes=10,
   c.classify = classify_cfg or classify.default_config(test_source=test_source, gen_per_class=1000)
   c.classify.seed = args.seed
   if args.test:
-    c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=channels, shots=2,
-                                   per_class=True, labels=True, subset_seed=args.seed)
+    c.data = configs.data_defaults(
+      source="builtin:digits",
+      resolution=16,
+      channels=channels,
+      shots=2,
+      per_class=True,
+      labels=True,
+      subset_seed=args.seed,
+    )
     c.model.G.width = 8
     c.cola.latent_dim = 8
     c.batch_size = 8
     configs.reduced_schedule(c, num_samples=16)
-    c.classify = classify.default_config(test_source="builtin:digits", epochs=1, steps_per_epoch=2,
-                                         batch_size=8, width=4, gen_per_class=4, seed=args.seed)
+    c.classify = classify.default_config(
+      test_source="builtin:digits", epochs=1, steps_per_epoch=2, batch_size=8, width=4, gen_per_class=4, seed=args.seed
+    )
   return c
 
 

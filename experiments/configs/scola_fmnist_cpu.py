@@ -32,5 +32,6 @@ DATA = "idx:../shared/data/fashion_mnist"
 def get_config(arg=None):
   args = configs.parse_arg(arg, spc=20, seed=0, test=False)
   cls = classify.default_config(test_source=DATA + ":t10k", steps_per_epoch=1, gen_per_class=500)
-  return scola_cifar10.scola_config(args, source=DATA, test_source=DATA + ":t10k", resolution=28, channels=1,
-                                    classify_cfg=cls)
+  return scola_cifar10.scola_config(
+    args, source=DATA, test_source=DATA + ":t10k", resolution=28, channels=1, classify_cfg=cls
+  )

@@ -32,7 +32,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import configs, data as fsdata, methods, train  # noqa: E402
+from fsgen import configs, methods, train  # noqa: E402
+from fsgen import data as fsdata
 from fsgen.data.preprocess import to_float  # noqa: E402
 from fsgen.metrics import inception, pr  # noqa: E402
 from fsgen.metrics.fid import fid_from_features  # noqa: E402
@@ -45,15 +46,14 @@ def evaluate(method, state, train_images: np.ndarray, ref_feats: np.ndarray | No
   """Coverage always; FID, precision and recall when ref_feats (Inception features of the data) is given."""
   params = method.sampling_params(state)
   sample = jax.jit(method.sample, static_argnums=2)
-  gen = np.concatenate([np.asarray(sample(params, jax.random.fold_in(key, i), 100))
-                        for i in range(-(-n // 100))])[:n]
+  gen = np.concatenate([np.asarray(sample(params, jax.random.fold_in(key, i), 100)) for i in range(-(-n // 100))])[:n]
   out = {}
   if ref_feats is not None:
     feats = inception.features(gen)
     out["fid"] = fid_from_features(ref_feats, feats)
     out.update(pr.precision_recall(ref_feats, feats, k=3))
   phi = jax.jit(method.dist.features)
-  gen_phi = np.concatenate([np.asarray(phi(gen[s:s + 100])) for s in range(0, n, 100)])
+  gen_phi = np.concatenate([np.asarray(phi(gen[s : s + 100])) for s in range(0, n, 100)])
   _, d2 = nearest(phi(to_float(train_images)), gen_phi)  # IMLE distance L = squared feature distance
   d = np.asarray(d2)
   out.update(cov_mean=float(d.mean()), cov_max=float(d.max()))
@@ -66,8 +66,11 @@ def main():
   ap.add_argument("--workdir", default="runs/reproduce_adaptive_imle")
   ap.add_argument("--steps", type=int, default=2500)
   ap.add_argument("--evals", default="500,1500,2500", help="steps at which to stop and evaluate")
-  ap.add_argument("--fid_at", default="2500", help="stops that also get FID/recall (Inception on 2 CPU cores "
-                  "costs minutes per 500 samples)")
+  ap.add_argument(
+    "--fid_at",
+    default="2500",
+    help="stops that also get FID/recall (Inception on 2 CPU cores costs minutes per 500 samples)",
+  )
   ap.add_argument("--fid_n", type=int, default=500)
   ap.add_argument("--seed", type=int, default=0)
   ap.add_argument("--presets", default=",".join(PRESETS))
@@ -95,12 +98,17 @@ def main():
       method = methods.build(c)
       t0 = time.time()
       row = {"step": stop, "train_seconds": round(train_s, 1)}
-      row.update(evaluate(method, result.state, images, ref_feats if with_fid else None,
-                          jax.random.key(1234), args.fid_n))
+      row.update(
+        evaluate(method, result.state, images, ref_feats if with_fid else None, jax.random.key(1234), args.fid_n)
+      )
       ex = jax.device_get(result.state["extra"])
-      row.update(matched_mean=float(ex["dist"].mean()), matched_max=float(ex["dist"].max()),
-                 rounds=int(ex["rounds"]), rematched_total=int(ex["rematched_total"]),
-                 eval_seconds=round(time.time() - t0, 1))
+      row.update(
+        matched_mean=float(ex["dist"].mean()),
+        matched_max=float(ex["dist"].max()),
+        rounds=int(ex["rounds"]),
+        rematched_total=int(ex["rematched_total"]),
+        eval_seconds=round(time.time() - t0, 1),
+      )
       rows.append(row)
       results_path.write_text(json.dumps(results, indent=1))
       print(preset, json.dumps(row), flush=True)
@@ -108,15 +116,19 @@ def main():
 
 
 def table(results: dict) -> str:
-  lines = ["| preset | step | FID (500 vs train) | recall | precision | mean L to nearest | max L to nearest "
-           "| re-match rounds | train s (cumulative) |", "|---|---|---|---|---|---|---|---|---|"]
+  lines = [
+    "| preset | step | FID (500 vs train) | recall | precision | mean L to nearest | max L to nearest "
+    "| re-match rounds | train s (cumulative) |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ]
   for preset, rows in results.items():
     total = 0.0
     for r in sorted(rows, key=lambda r: r["step"]):
       total += r["train_seconds"]
-      fid = (f"{r['fid']:.1f} | {r['recall']:.2f} | {r['precision']:.2f}" if "fid" in r else "- | - | -")
-      lines.append(f"| {preset} | {r['step']} | {fid} | "
-                   f"{r['cov_mean']:.4f} | {r['cov_max']:.4f} | {r['rounds']} | {total:.0f} |")
+      fid = f"{r['fid']:.1f} | {r['recall']:.2f} | {r['precision']:.2f}" if "fid" in r else "- | - | -"
+      lines.append(
+        f"| {preset} | {r['step']} | {fid} | {r['cov_mean']:.4f} | {r['cov_max']:.4f} | {r['rounds']} | {total:.0f} |"
+      )
   return "\n".join(lines)
 
 

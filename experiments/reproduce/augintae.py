@@ -38,7 +38,9 @@ from fsgen import configs, methods, train  # noqa: E402
 from fsgen.data.preprocess import prepare_images, to_float  # noqa: E402
 from fsgen.data.sources import read_omniglot  # noqa: E402
 from fsgen.methods import augintae  # noqa: E402
-from fsgen.metrics import fid as fid_lib, inception, kid as kid_lib  # noqa: E402
+from fsgen.metrics import fid as fid_lib  # noqa: E402
+from fsgen.metrics import inception
+from fsgen.metrics import kid as kid_lib
 from fsgen.nets.autoencoder import InfoGANEncoder  # noqa: E402
 
 OMNIGLOT = ROOT.parent / "shared" / "data" / "omniglot"
@@ -50,8 +52,9 @@ def load_domains(resolution: int = 28):
   small1, small2 = (read_omniglot(str(OMNIGLOT / f"images_background_small{k}.zip")) for k in (1, 2))
   seen = {name.split("/")[0] for name in small1.class_names}
   keep = [i for i, lab in enumerate(small2.labels) if small2.class_names[lab].split("/")[0] not in seen]
-  prep = lambda raw, idx: prepare_images([raw.images[i] for i in idx], [raw.names[i] for i in idx],
-                                         resolution=resolution, channels=1)
+  prep = lambda raw, idx: prepare_images(
+    [raw.images[i] for i in idx], [raw.names[i] for i in idx], resolution=resolution, channels=1
+  )
   train_images = prep(small1, range(len(small1.images)))
   novel = prep(small2, keep)
   _, labels = np.unique(small2.labels[keep], return_inverse=True)
@@ -65,8 +68,9 @@ def few_shot_paths(labels: np.ndarray, shots: int, n: int, seed: int):
   classes = np.unique(labels)
   seeds = np.stack([rng.choice(np.flatnonzero(labels == c), shots, replace=False) for c in classes])
   per_class = -(-n // (len(ALPHAS) * len(classes))) * len(ALPHAS)
-  out = [augintae.random_paths(jax.random.fold_in(jax.random.key(seed), int(c)), shots, per_class, ALPHAS)
-         for c in classes]
+  out = [
+    augintae.random_paths(jax.random.fold_in(jax.random.key(seed), int(c)), shots, per_class, ALPHAS) for c in classes
+  ]
   i, j, alpha = (np.concatenate([np.asarray(o[k]) for o in out]) for k in range(3))
   return seeds, i, j, alpha, np.repeat(classes, per_class)
 
@@ -90,9 +94,11 @@ def domain_classifier(train_images, novel_images, seed: int, steps: int = 1500, 
   @jax.jit
   def step(params, opt, key):
     idx = jax.random.randint(key, (batch,), 0, xs.shape[0])
+
     def loss(p):
       logits = net.apply({"params": p}, to_float(xs[idx]))
       return optax.softmax_cross_entropy_with_integer_labels(logits, ys[idx]).mean()
+
     g = jax.grad(loss)(params)
     updates, opt = tx.update(g, opt, params)
     return optax.apply_updates(params, updates), opt
@@ -111,9 +117,11 @@ def rms_255(a, b) -> float:
 def score(images, ref_feats, predict) -> dict:
   """FID / KID against the novel set and the domain error of generated float images [P, R, R, 1]."""
   feats = inception.features(images)
-  return {"fid": fid_lib.fid_from_features(ref_feats, feats),
-          "kid": kid_lib.kernel_inception_distance(ref_feats, feats, 100, min(1000, len(feats))),
-          "domain_error": 100.0 * float(np.mean(np.asarray(predict(images)) > 0.5))}
+  return {
+    "fid": fid_lib.fid_from_features(ref_feats, feats),
+    "kid": kid_lib.kernel_inception_distance(ref_feats, feats, 100, min(1000, len(feats))),
+    "domain_error": 100.0 * float(np.mean(np.asarray(predict(images)) > 0.5)),
+  }
 
 
 def run_preset(preset, seed, workdir, epochs, domains, paths, ref_feats, predict) -> dict:
@@ -128,15 +136,22 @@ def run_preset(preset, seed, workdir, epochs, domains, paths, ref_feats, predict
   params = method.sampling_params(result.state)
   train_images, novel, _ = domains
   recon = jax.jit(method.reconstruct)
-  rec = lambda imgs: np.concatenate([np.asarray(recon(params, to_float(jnp.asarray(imgs[k:k + 500]))))
-                                     for k in range(0, len(imgs), 500)])
-  out = {"train_seconds": result.seconds,
-         "recon_train": rms_255(rec(train_images), to_float(train_images)),
-         "recon_novel": rms_255(rec(novel), to_float(novel))}
+  rec = lambda imgs: np.concatenate(
+    [np.asarray(recon(params, to_float(jnp.asarray(imgs[k : k + 500])))) for k in range(0, len(imgs), 500)]
+  )
+  out = {
+    "train_seconds": result.seconds,
+    "recon_train": rms_255(rec(train_images), to_float(train_images)),
+    "recon_novel": rms_255(rec(novel), to_float(novel)),
+  }
   seeds, i, j, alpha, cls = paths
   decode = jax.jit(method.decode_paths)
-  images = np.concatenate([np.asarray(decode(params, to_float(jnp.asarray(novel[seeds[c]])), i[cls == c],
-                                             j[cls == c], alpha[cls == c])) for c in np.unique(cls)])
+  images = np.concatenate(
+    [
+      np.asarray(decode(params, to_float(jnp.asarray(novel[seeds[c]])), i[cls == c], j[cls == c], alpha[cls == c]))
+      for c in np.unique(cls)
+    ]
+  )
   out.update(score(images, ref_feats, predict))
   result_path.write_text(json.dumps(out, indent=1))
   return out
@@ -146,32 +161,53 @@ def reference_rows(domains, paths, ref_feats, predict, held_out_novel, seed) -> 
   _, novel, _ = domains
   seeds, i, j, alpha, cls = paths
   x = to_float(jnp.asarray(novel))
-  fades = np.concatenate([np.asarray(alpha[cls == c, None, None, None] * x[seeds[c]][i[cls == c]]
-                                     + (1 - alpha[cls == c, None, None, None]) * x[seeds[c]][j[cls == c]])
-                          for c in np.unique(cls)])
+  fades = np.concatenate(
+    [
+      np.asarray(
+        alpha[cls == c, None, None, None] * x[seeds[c]][i[cls == c]]
+        + (1 - alpha[cls == c, None, None, None]) * x[seeds[c]][j[cls == c]]
+      )
+      for c in np.unique(cls)
+    ]
+  )
   half = np.random.default_rng(seed).permutation(len(novel))
-  a, b = half[: len(half) // 2], half[len(half) // 2:]
-  real = {"fid": fid_lib.fid_from_features(ref_feats[a], ref_feats[b]),
-          "kid": kid_lib.kernel_inception_distance(ref_feats[a], ref_feats[b], 100, 1000),
-          "domain_error": 100.0 * float(np.mean(np.asarray(predict(x[held_out_novel])) > 0.5))}
+  a, b = half[: len(half) // 2], half[len(half) // 2 :]
+  real = {
+    "fid": fid_lib.fid_from_features(ref_feats[a], ref_feats[b]),
+    "kid": kid_lib.kernel_inception_distance(ref_feats[a], ref_feats[b], 100, 1000),
+    "domain_error": 100.0 * float(np.mean(np.asarray(predict(x[held_out_novel])) > 0.5)),
+  }
   return {"pixel fade": score(fades, ref_feats, predict), "real novel": real}
 
 
 def table(results: dict, clf_acc: list) -> str:
-  cols = [("recon train", "recon_train"), ("recon novel", "recon_novel"), ("FID", "fid"), ("KID", "kid"),
-          ("domain error %", "domain_error"), ("train s", "train_seconds")]
+  cols = [
+    ("recon train", "recon_train"),
+    ("recon novel", "recon_novel"),
+    ("FID", "fid"),
+    ("KID", "kid"),
+    ("domain error %", "domain_error"),
+    ("train s", "train_seconds"),
+  ]
   lines = ["| model | " + " | ".join(c for c, _ in cols) + " |", "|---|" + "---|" * len(cols)]
   for name, runs in results.items():
     cells = []
     for _, key in cols:
       vals = [r[key] for r in runs if key in r]
       fmt = "{:.4f}" if key == "kid" else ("{:.0f}" if key == "train_seconds" else "{:.2f}")
-      cells.append("-" if not vals else fmt.format(vals[0]) if len(vals) == 1 else
-                   f"{fmt.format(np.mean(vals))} ± {fmt.format(np.std(vals))}")
+      cells.append(
+        "-"
+        if not vals
+        else fmt.format(vals[0])
+        if len(vals) == 1
+        else f"{fmt.format(np.mean(vals))} ± {fmt.format(np.std(vals))}"
+      )
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
-  return "\n".join(lines) + (f"\n\n(recon: RMS per pixel on 0..255; FID/KID/domain error: lower is better; "
-                             f"domain classifier held-out accuracy {np.mean(clf_acc) * 100:.1f}%; "
-                             f"seeds: {len(next(iter(results.values())))})\n")
+  return "\n".join(lines) + (
+    f"\n\n(recon: RMS per pixel on 0..255; FID/KID/domain error: lower is better; "
+    f"domain classifier held-out accuracy {np.mean(clf_acc) * 100:.1f}%; "
+    f"seeds: {len(next(iter(results.values())))})\n"
+  )
 
 
 def main():
@@ -188,8 +224,11 @@ def main():
   workdir = pathlib.Path(a.workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   domains = load_domains()
-  print(f"train domain {len(domains[0])} images, novel domain {len(domains[1])} images "
-        f"({len(np.unique(domains[2]))} characters)", flush=True)
+  print(
+    f"train domain {len(domains[0])} images, novel domain {len(domains[1])} images "
+    f"({len(np.unique(domains[2]))} characters)",
+    flush=True,
+  )
   ref_feats = inception.reference_features(domains[1], name="omniglot_novel_small2")
   results, accs = {}, []
   for s in map(int, a.seeds.split(",")):
@@ -198,7 +237,8 @@ def main():
     paths = few_shot_paths(domains[2], a.shots, a.n, s)
     for preset in a.presets.split(","):
       results.setdefault(preset, []).append(
-          run_preset(preset, s, workdir, a.epochs, domains, paths, ref_feats, predict))
+        run_preset(preset, s, workdir, a.epochs, domains, paths, ref_feats, predict)
+      )
       print(preset, s, results[preset][-1], flush=True)
     for name, row in reference_rows(domains, paths, ref_feats, predict, held_out_novel, s).items():
       results.setdefault(name, []).append(row)

@@ -39,7 +39,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import classify, configs, data as fsdata, train  # noqa: E402
+from fsgen import classify, configs, train  # noqa: E402
+from fsgen import data as fsdata
 from fsgen.losses.assignment import matched_accuracy  # noqa: E402
 from fsgen.methods import cola_encoder  # noqa: E402
 
@@ -106,22 +107,27 @@ def main(argv=None):
       start = time.time()
       results["classification"][f"{spc}/{seed}"] = scola_cell(root, spc, seed, args.test, args.progress)
       (root / "results.json").write_text(json.dumps(results, indent=1))
-      print(f"sCOLA {spc} spc seed {seed}: {results['classification'][f'{spc}/{seed}']} "
-            f"({time.time() - start:.0f} s)", flush=True)
+      print(
+        f"sCOLA {spc} spc seed {seed}: {results['classification'][f'{spc}/{seed}']} ({time.time() - start:.0f} s)",
+        flush=True,
+      )
     if not args.no_clustering and seed in cluster_seeds:
       start = time.time()
       results["clustering"][str(seed)] = clustering_cell(root, seed, args.test, args.progress)
       (root / "results.json").write_text(json.dumps(results, indent=1))
-      print(f"Step I seed {seed}: accuracy {results['clustering'][str(seed)]:.4f} ({time.time() - start:.0f} s)",
-            flush=True)
+      print(
+        f"Step I seed {seed}: accuracy {results['clustering'][str(seed)]:.4f} ({time.time() - start:.0f} s)", flush=True
+      )
   lines = ["| images per class | real only | generated only (CAS) | Mix |", "|---|---|---|---|"]
   for spc in spcs:
     cells = [results["classification"][f"{spc}/{s}"] for s in seeds]
     lines.append(f"| {spc} | " + " | ".join(_fmt([c[m] for c in cells]) for m in classify.MODES) + " |")
   if results["clustering"]:
     lines.append("")
-    lines.append(f"Step I clustering accuracy (Hungarian-matched, seeds {', '.join(results['clustering'])}): "
-                 f"{_fmt(list(results['clustering'].values()))} %")
+    lines.append(
+      f"Step I clustering accuracy (Hungarian-matched, seeds {', '.join(results['clustering'])}): "
+      f"{_fmt(list(results['clustering'].values()))} %"
+    )
   table = "\n".join(lines)
   (root / "results.md").write_text(table + "\n")
   print(table)

@@ -29,22 +29,34 @@ sys.path.insert(0, str(ROOT))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import configs, data as fsdata, methods, metrics as fsmetrics, train  # noqa: E402
+from fsgen import configs, methods, train  # noqa: E402
+from fsgen import data as fsdata
+from fsgen import metrics as fsmetrics
 
-COLUMNS = [("FID", "fid", "fid", "lower"), ("intra-LPIPS", "intra_lpips", "intra_lpips", "higher"),
-           ("LPIPS", "lpips", "lpips", "higher"), ("distinct NN", "nn", "distinct_nn", "higher"),
-           ("PPL std", "ppl", "ppl_std", "lower")]
+COLUMNS = [
+  ("FID", "fid", "fid", "lower"),
+  ("intra-LPIPS", "intra_lpips", "intra_lpips", "higher"),
+  ("LPIPS", "lpips", "lpips", "higher"),
+  ("distinct NN", "nn", "distinct_nn", "higher"),
+  ("PPL std", "ppl", "ppl_std", "lower"),
+]
 
 
 def evaluators(config, n: int) -> dict:
   """The five evaluators of the table, built lazily so a missing metric module names itself."""
   import importlib  # pylint: disable=import-outside-toplevel
+
   train_set = fsdata.load(config.data)
   full = dict(config.data)
   full["shots"] = 0  # FID against the whole folder
   small = min(100, n)
-  kw = {"fid": dict(n=n, reference=full), "intra_lpips": dict(n=n), "lpips": dict(n=small),
-        "nn": dict(n=n, space="lpips_vgg"), "ppl": dict(n=small)}
+  kw = {
+    "fid": dict(n=n, reference=full),
+    "intra_lpips": dict(n=n),
+    "lpips": dict(n=small),
+    "nn": dict(n=n, space="lpips_vgg"),
+    "ppl": dict(n=small),
+  }
   return {name: importlib.import_module(f"fsgen.metrics.{name}").Evaluator(train_set, **kw[name]) for name in kw}
 
 
@@ -74,15 +86,15 @@ def run(preset: str, seed: int, workdir: pathlib.Path, n: int, steps: int) -> di
 
 
 def table(results: dict) -> str:
-  lines = ["| preset | MixDL | " + " | ".join(c[0] for c in COLUMNS) + " |",
-           "|---|---|" + "---|" * len(COLUMNS)]
+  lines = ["| preset | MixDL | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
   for preset, runs in results.items():
     base = preset.removesuffix("_nomixdl")
     cells = []
-    for _, _, key, better in COLUMNS:
+    for _, _, key, _better in COLUMNS:
       vals = [r[key] for r in runs if key in r]
-      cells.append(f"{np.mean(vals):.3f} +- {np.std(vals):.3f}" if len(vals) > 1 else
-                   (f"{vals[0]:.3f}" if vals else "n/a"))
+      cells.append(
+        f"{np.mean(vals):.3f} +- {np.std(vals):.3f}" if len(vals) > 1 else (f"{vals[0]:.3f}" if vals else "n/a")
+      )
     lines.append(f"| {base} | {'no' if preset.endswith('_nomixdl') else 'yes'} | " + " | ".join(cells) + " |")
   arrows = ", ".join(f"{c[0]} {c[3]} is better" for c in COLUMNS)
   return "\n".join(lines) + f"\n\n({arrows}; seeds: {len(next(iter(results.values())))})\n"

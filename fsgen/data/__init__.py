@@ -26,6 +26,7 @@ class Dataset:
   images: uint8 [N, H, W, C]; labels: int32 [N] or None; names: N strings; indices: positions of the
   kept images in the source (the k-shot record); meta: extra int arrays [N] (e.g. Omniglot alphabet).
   """
+
   images: np.ndarray
   labels: np.ndarray | None
   names: list[str]
@@ -44,8 +45,16 @@ class Dataset:
     """Writes the chosen indices and file names to WORKDIR/subset.json."""
     path = pathlib.Path(workdir) / "subset.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"indices": self.indices.tolist(), "names": self.names,
-                                "labels": None if self.labels is None else self.labels.tolist()}, indent=1))
+    path.write_text(
+      json.dumps(
+        {
+          "indices": self.indices.tolist(),
+          "names": self.names,
+          "labels": None if self.labels is None else self.labels.tolist(),
+        },
+        indent=1,
+      )
+    )
 
 
 def load(cfg) -> Dataset:
@@ -55,17 +64,27 @@ def load(cfg) -> Dataset:
   subset_seed, labels, tfds_data_dir, tfds_manual_dir.
   """
   get = cfg.get
-  raw = read_source(cfg["source"], labels=get("labels", False), tfds_data_dir=get("tfds_data_dir", None),
-                    tfds_manual_dir=get("tfds_manual_dir", None))
-  idx = select_shots(len(raw.images), get("shots", 0), seed=get("subset_seed", 0), labels=raw.labels,
-                     per_class=get("per_class", False))
-  images = prepare_images([raw.images[i] for i in idx], [raw.names[i] for i in idx],
-                          resolution=get("resolution", None), channels=get("channels", None),
-                          resize=get("resize", True))
+  raw = read_source(
+    cfg["source"],
+    labels=get("labels", False),
+    tfds_data_dir=get("tfds_data_dir", None),
+    tfds_manual_dir=get("tfds_manual_dir", None),
+  )
+  idx = select_shots(
+    len(raw.images), get("shots", 0), seed=get("subset_seed", 0), labels=raw.labels, per_class=get("per_class", False)
+  )
+  images = prepare_images(
+    [raw.images[i] for i in idx],
+    [raw.names[i] for i in idx],
+    resolution=get("resolution", None),
+    channels=get("channels", None),
+    resize=get("resize", True),
+  )
   labels = None if raw.labels is None else raw.labels[idx]
   if labels is not None and get("per_class", False):
     # Re-index classes densely so a subset of classes still gives labels 0..C-1.
     _, labels = np.unique(labels, return_inverse=True)
     labels = labels.astype(np.int32)
-  return Dataset(images, labels, [raw.names[i] for i in idx], idx,
-                 {k: v[idx] for k, v in raw.meta.items()}, raw.class_names)
+  return Dataset(
+    images, labels, [raw.names[i] for i in idx], idx, {k: v[idx] for k, v in raw.meta.items()}, raw.class_names
+  )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from fsgen.data.preprocess import to_float
 from fsgen.parallel import shard_batch

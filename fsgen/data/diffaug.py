@@ -42,8 +42,7 @@ def _cutout(key, x, ratio=0.5):
   cx = jax.random.randint(kx, (b, 1, 1), 0, w + (1 - cw % 2))
   rows = jnp.arange(h)[None, :, None]
   cols = jnp.arange(w)[None, None, :]
-  inside = ((rows >= cy - ch // 2) & (rows < cy - ch // 2 + ch) &
-            (cols >= cx - cw // 2) & (cols < cx - cw // 2 + cw))
+  inside = (rows >= cy - ch // 2) & (rows < cy - ch // 2 + ch) & (cols >= cx - cw // 2) & (cols < cx - cw // 2 + cw)
   return x * (1.0 - inside[..., None].astype(x.dtype))
 
 

@@ -17,6 +17,7 @@ import pathlib
 @dataclasses.dataclass(frozen=True)
 class DataInfo:
   """num_images N, image_shape (H, W, C), num_classes (0 when unlabelled), batch_size B (global)."""
+
   num_images: int
   image_shape: tuple[int, int, int]
   num_classes: int
@@ -40,12 +41,12 @@ class DataInfo:
     return self.num_images // self.batch_size
 
   @classmethod
-  def of(cls, dataset, batch_size: int) -> "DataInfo":
+  def of(cls, dataset, batch_size: int) -> DataInfo:
     """The facts of a fsgen.data.Dataset at the configured global batch."""
     return cls(len(dataset), tuple(dataset.images.shape[1:]), dataset.num_classes, int(batch_size))
 
   @classmethod
-  def for_arrays(cls, data: dict, batch_size: int) -> "DataInfo":
+  def for_arrays(cls, data: dict, batch_size: int) -> DataInfo:
     """The facts of a data dict {"images": [N, H, W, C], "labels": int [N] (optional)} (tests, notebooks)."""
     labels = data.get("labels")
     classes = 0 if labels is None or len(labels) == 0 else int(max(labels)) + 1
@@ -55,14 +56,14 @@ class DataInfo:
     return {**dataclasses.asdict(self), "image_shape": list(self.image_shape)}
 
   @classmethod
-  def from_dict(cls, d: dict) -> "DataInfo":
+  def from_dict(cls, d: dict) -> DataInfo:
     return cls(int(d["num_images"]), tuple(d["image_shape"]), int(d["num_classes"]), int(d["batch_size"]))
 
   def write(self, path: str | pathlib.Path) -> None:
     pathlib.Path(path).write_text(json.dumps(self.to_dict(), indent=1))
 
   @classmethod
-  def read(cls, path: str | pathlib.Path) -> "DataInfo":
+  def read(cls, path: str | pathlib.Path) -> DataInfo:
     path = pathlib.Path(path)
     if not path.exists():
       raise FileNotFoundError(f"{path} not found: the workdir or export predates data records; retrain it")

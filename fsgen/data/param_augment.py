@@ -32,11 +32,31 @@ FILL_MODES = ("nearest", "mirror", "constant")
 def ranges_for(kind: str) -> ml_collections.ConfigDict:
   """The paper's sampling ranges (A.1): 'characters' (28 px handwriting) or 'natural' (colour images)."""
   if kind == "characters":
-    return ml_collections.ConfigDict(dict(rotation=20.0, translation=4.0, scale=(0.8, 1.2), shear=6.0,
-                                          brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0))
+    return ml_collections.ConfigDict(
+      dict(
+        rotation=20.0,
+        translation=4.0,
+        scale=(0.8, 1.2),
+        shear=6.0,
+        brightness=0.0,
+        contrast=0.0,
+        saturation=0.0,
+        hue=0.0,
+      )
+    )
   if kind == "natural":  # half the rotation and skew, double the translation, colour jitter
-    return ml_collections.ConfigDict(dict(rotation=10.0, translation=8.0, scale=(0.8, 1.2), shear=3.0,
-                                          brightness=0.25, contrast=0.25, saturation=0.25, hue=0.05))
+    return ml_collections.ConfigDict(
+      dict(
+        rotation=10.0,
+        translation=8.0,
+        scale=(0.8, 1.2),
+        shear=3.0,
+        brightness=0.25,
+        contrast=0.25,
+        saturation=0.25,
+        hue=0.05,
+      )
+    )
   raise ValueError(f"augmentation ranges must be 'characters' or 'natural', got {kind!r}")
 
 
@@ -44,10 +64,34 @@ def sample_params(key: jax.Array, n: int, ranges) -> jax.Array:
   """rho [n, 9], each entry uniform over its range: rotation in [-r, r], translation in [-t, t] (x and y
   separately), scale in [lo, hi], shear in [-s, s], colour factors in [1 - j, 1 + j], hue in [-h, h]."""
   lo_s, hi_s = ranges.scale
-  lo = jnp.array([-ranges.rotation, -ranges.translation, -ranges.translation, lo_s, -ranges.shear,
-                  1 - ranges.brightness, 1 - ranges.contrast, 1 - ranges.saturation, -ranges.hue], jnp.float32)
-  hi = jnp.array([ranges.rotation, ranges.translation, ranges.translation, hi_s, ranges.shear,
-                  1 + ranges.brightness, 1 + ranges.contrast, 1 + ranges.saturation, ranges.hue], jnp.float32)
+  lo = jnp.array(
+    [
+      -ranges.rotation,
+      -ranges.translation,
+      -ranges.translation,
+      lo_s,
+      -ranges.shear,
+      1 - ranges.brightness,
+      1 - ranges.contrast,
+      1 - ranges.saturation,
+      -ranges.hue,
+    ],
+    jnp.float32,
+  )
+  hi = jnp.array(
+    [
+      ranges.rotation,
+      ranges.translation,
+      ranges.translation,
+      hi_s,
+      ranges.shear,
+      1 + ranges.brightness,
+      1 + ranges.contrast,
+      1 + ranges.saturation,
+      ranges.hue,
+    ],
+    jnp.float32,
+  )
   return lo + (hi - lo) * jax.random.uniform(key, (n, NUM_PARAMS))
 
 
@@ -70,8 +114,7 @@ def warp(image: jax.Array, rho: jax.Array, fill: str = "nearest") -> jax.Array:
   out = jnp.stack([xs - cx - rho[1], ys - cy - rho[2]])  # [2, H, W], output pixel relative to the centre
   src = jnp.einsum("ij,jhw->ihw", _inverse_affine(rho), out)
   coords = [src[1] + cy, src[0] + cx]
-  channels = [jax.scipy.ndimage.map_coordinates(image[..., k], coords, order=1, mode=fill, cval=-1.0)
-              for k in range(c)]
+  channels = [jax.scipy.ndimage.map_coordinates(image[..., k], coords, order=1, mode=fill, cval=-1.0) for k in range(c)]
   return jnp.stack(channels, -1)
 
 

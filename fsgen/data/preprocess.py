@@ -46,8 +46,9 @@ def to_channels(img: np.ndarray, channels: int) -> np.ndarray:
   raise DataError(f"cannot convert {c}-channel images to {channels} channels")
 
 
-def prepare_images(images: list[np.ndarray], names: list[str], *, resolution: int | None,
-                   channels: int | None, resize: bool = True) -> np.ndarray:
+def prepare_images(
+  images: list[np.ndarray], names: list[str], *, resolution: int | None, channels: int | None, resize: bool = True
+) -> np.ndarray:
   """Stacks images into uint8 [N, H, W, C] with one size and one channel count.
 
   Args:
@@ -60,10 +61,14 @@ def prepare_images(images: list[np.ndarray], names: list[str], *, resolution: in
   if channels is None:
     counts = {1 if im.ndim == 2 else im.shape[-1] for im in images}
     if len(counts) > 1:
-      first = next(n for n, im in zip(names, images) if (1 if im.ndim == 2 else im.shape[-1]) != (
-          1 if images[0].ndim == 2 else images[0].shape[-1]))
-      raise DataError(f"mixed channel counts {sorted(counts)} (e.g. {names[0]} vs {first}); "
-                      f"set data.channels to 1 or 3")
+      first = next(
+        n
+        for n, im in zip(names, images)
+        if (1 if im.ndim == 2 else im.shape[-1]) != (1 if images[0].ndim == 2 else images[0].shape[-1])
+      )
+      raise DataError(
+        f"mixed channel counts {sorted(counts)} (e.g. {names[0]} vs {first}); set data.channels to 1 or 3"
+      )
     channels = counts.pop()
   if channels not in (1, 3):
     raise DataError(f"data.channels must be 1 or 3, got {channels}")
@@ -72,11 +77,13 @@ def prepare_images(images: list[np.ndarray], names: list[str], *, resolution: in
     if resize and resolution is not None:
       im = resize_center_crop(im, resolution)
     elif im.shape[:2] != (resolution, resolution) and resolution is not None:
-      raise DataError(f"image {name} is {im.shape[1]}x{im.shape[0]}, expected {resolution}x{resolution} "
-                      f"with data.resize=False")
+      raise DataError(
+        f"image {name} is {im.shape[1]}x{im.shape[0]}, expected {resolution}x{resolution} with data.resize=False"
+      )
     elif resolution is None and im.shape[:2] != images[0].shape[:2]:
-      raise DataError(f"mixed image sizes with resizing off: {names[0]} is {images[0].shape[:2]}, "
-                      f"{name} is {im.shape[:2]}")
+      raise DataError(
+        f"mixed image sizes with resizing off: {names[0]} is {images[0].shape[:2]}, {name} is {im.shape[:2]}"
+      )
     out.append(to_channels(im, channels))
   return np.stack(out).astype(np.uint8)
 

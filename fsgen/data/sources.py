@@ -36,8 +36,9 @@ class RawImages:
   class_names: list[str] | None = None
 
 
-def read_source(source: str, *, labels: bool = False, tfds_data_dir: str | None = None,
-                tfds_manual_dir: str | None = None) -> RawImages:
+def read_source(
+  source: str, *, labels: bool = False, tfds_data_dir: str | None = None, tfds_manual_dir: str | None = None
+) -> RawImages:
   """Reads the images named by `source` (`scheme:rest`).
 
   Args:
@@ -47,11 +48,9 @@ def read_source(source: str, *, labels: bool = False, tfds_data_dir: str | None 
   """
   scheme, sep, rest = source.partition(":")
   if not sep or not rest:
-    raise DataError(f"data source {source!r} is not of the form scheme:rest "
-                    f"(schemes: {', '.join(sorted(_READERS))})")
+    raise DataError(f"data source {source!r} is not of the form scheme:rest (schemes: {', '.join(sorted(_READERS))})")
   if scheme not in _READERS:
-    raise DataError(f"unknown data source scheme {scheme!r} in {source!r} "
-                    f"(known: {', '.join(sorted(_READERS))})")
+    raise DataError(f"unknown data source scheme {scheme!r} in {source!r} (known: {', '.join(sorted(_READERS))})")
   if scheme == "folder":
     return read_folder(rest, labels=labels)
   if scheme == "tfds":
@@ -64,11 +63,16 @@ def read_builtin(name: str) -> RawImages:
   if name != "digits":
     raise DataError(f"unknown builtin dataset {name!r} (known: digits)")
   from sklearn.datasets import load_digits  # pylint: disable=import-outside-toplevel
+
   d = load_digits()
   # Values are 0..16 with ink high (bright strokes on black, like MNIST); scale to 0..255.
   imgs = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)
-  return RawImages(list(imgs), d.target.astype(np.int32), [f"digits[{i}]" for i in range(len(imgs))],
-                   class_names=[str(c) for c in range(10)])
+  return RawImages(
+    list(imgs),
+    d.target.astype(np.int32),
+    [f"digits[{i}]" for i in range(len(imgs))],
+    class_names=[str(c) for c in range(10)],
+  )
 
 
 def _open_image(data_or_path, name: str) -> np.ndarray:
@@ -119,7 +123,7 @@ def _read_idx(path: pathlib.Path) -> np.ndarray:
     zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype != 0x08:
       raise DataError(f"{path} is not a uint8 idx file (magic bytes {raw[:4].hex()})")
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
       raise DataError(f"{path} holds {data.size} values, its header promises {int(np.prod(dims))}")
@@ -178,9 +182,13 @@ def read_omniglot(path: str) -> RawImages:
   index = {c: i for i, c in enumerate(class_names)}
   alphabet_names = sorted(set(alphabets))
   a_index = {a: i for i, a in enumerate(alphabet_names)}
-  return RawImages(images, np.array([index[c] for c in chars], np.int32), [f"{p}:{n}" for n in names],
-                   meta={"alphabet": np.array([a_index[a] for a in alphabets], np.int32)},
-                   class_names=class_names)
+  return RawImages(
+    images,
+    np.array([index[c] for c in chars], np.int32),
+    [f"{p}:{n}" for n in names],
+    meta={"alphabet": np.array([a_index[a] for a in alphabets], np.int32)},
+    class_names=class_names,
+  )
 
 
 def read_tfds(spec: str, *, data_dir: str | None, manual_dir: str | None) -> RawImages:
@@ -215,14 +223,18 @@ def read_tfds(spec: str, *, data_dir: str | None, manual_dir: str | None) -> Raw
     class_names = builder.info.features["label"].names
   except (KeyError, AttributeError):
     class_names = None
-  return RawImages(list(images), None if labels is None else np.asarray(labels, np.int32),
-                   [f"{name}/{split}[{i}]" for i in range(len(images))], class_names=class_names)
+  return RawImages(
+    list(images),
+    None if labels is None else np.asarray(labels, np.int32),
+    [f"{name}/{split}[{i}]" for i in range(len(images))],
+    class_names=class_names,
+  )
 
 
 _READERS = {
-    "builtin": read_builtin,
-    "folder": read_folder,
-    "tfds": read_tfds,
-    "idx": read_idx,
-    "omniglot": read_omniglot,
+  "builtin": read_builtin,
+  "folder": read_folder,
+  "tfds": read_tfds,
+  "idx": read_idx,
+  "omniglot": read_omniglot,
 }

@@ -7,8 +7,9 @@ import numpy as np
 from fsgen.data.sources import DataError
 
 
-def select_shots(n: int, shots: int, *, seed: int, labels: np.ndarray | None = None,
-                 per_class: bool = False) -> np.ndarray:
+def select_shots(
+  n: int, shots: int, *, seed: int, labels: np.ndarray | None = None, per_class: bool = False
+) -> np.ndarray:
   """Indices of a k-shot subset, chosen from `seed` alone, sorted.
 
   Args:

@@ -19,7 +19,8 @@ expectation) shrinks the search space only; the loss stays exact.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,7 @@ class Distance:
   params: LPIPS backbone + lin-head params (None for "pixel"); pass them as a jit argument or close
   over them. dim: D for the configured image size.
   """
+
   name: str
   params: Any
   fn: Callable[[Any, jax.Array], jax.Array]
@@ -58,13 +60,13 @@ def _lpips(net: str):
   """(params, fn(params, x [B, H, W, 3]) -> [B, D]): LPIPS feature form from fsgen.nets.lpips."""
   from fsgen import assets  # pylint: disable=import-outside-toplevel
   from fsgen.nets import lpips  # pylint: disable=import-outside-toplevel
+
   model = lpips.LPIPSNet(net)
   params = jax.tree.map(jnp.asarray, assets.load(f"lpips_{net}"))
   return params, lambda p, x: lpips.flatten(model.apply({"params": p}, x))
 
 
-def build(name: str, *, resolution: int, channels: int = 3, l2_coef: float = 0.1,
-          lpips_coef: float = 1.0) -> Distance:
+def build(name: str, *, resolution: int, channels: int = 3, l2_coef: float = 0.1, lpips_coef: float = 1.0) -> Distance:
   """The IMLE distance for images [B, resolution, resolution, channels] in [-1, 1]."""
   if name not in FEATURES:
     raise ValueError(f"unknown config.imle.features {name!r} (known: {', '.join(FEATURES)})")
@@ -86,6 +88,8 @@ def build(name: str, *, resolution: int, channels: int = 3, l2_coef: float = 0.1
 def projection(key: jax.Array, dim: int, proj_dim: int) -> jax.Array:
   """Gaussian [dim, proj_dim] with N(0, 1 / proj_dim) entries: E ||(a - b) R||^2 = ||a - b||^2."""
   if dim * proj_dim > _MAX_PROJECTION_FLOATS:
-    raise ValueError(f"config.imle.proj_dim={proj_dim} over {dim} features needs a {dim}x{proj_dim} matrix "
-                     f"(> 1 GiB); use proj_dim=0 (exact search, cheaper when n < proj_dim)")
+    raise ValueError(
+      f"config.imle.proj_dim={proj_dim} over {dim} features needs a {dim}x{proj_dim} matrix "
+      f"(> 1 GiB); use proj_dim=0 (exact search, cheaper when n < proj_dim)"
+    )
   return jax.random.normal(key, (dim, proj_dim)) / jnp.sqrt(proj_dim)

@@ -27,13 +27,13 @@ def blur(x: jax.Array, kernel: np.ndarray) -> jax.Array:
   p = len(kernel) // 2
   x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
   h, w = x.shape[1] - 2 * p, x.shape[2] - 2 * p
-  x = sum(kernel[i] * x[:, i:i + h, :, :] for i in range(len(kernel)))
-  return sum(kernel[i] * x[:, :, i:i + w, :] for i in range(len(kernel)))
+  x = sum(kernel[i] * x[:, i : i + h, :, :] for i in range(len(kernel)))
+  return sum(kernel[i] * x[:, :, i : i + w, :] for i in range(len(kernel)))
 
 
 def _avgpool2(x: jax.Array) -> jax.Array:
   b, h, w, c = x.shape
-  x = x[:, :h - h % 2, :w - w % 2, :]
+  x = x[:, : h - h % 2, : w - w % 2, :]
   return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
 
 
@@ -48,9 +48,17 @@ def pyramid(x: jax.Array, levels: int, kernel: np.ndarray) -> list[jax.Array]:
   return out
 
 
-def laplacian_pyramid_loss(x: jax.Array, y: jax.Array, *, levels: int = 3, gamma: float = 1.0,
-                           weight_exponent: float = -2.0, reduction: str = "mean",
-                           kernel_size: int = 5, sigma: float = 1.0) -> jax.Array:
+def laplacian_pyramid_loss(
+  x: jax.Array,
+  y: jax.Array,
+  *,
+  levels: int = 3,
+  gamma: float = 1.0,
+  weight_exponent: float = -2.0,
+  reduction: str = "mean",
+  kernel_size: int = 5,
+  sigma: float = 1.0,
+) -> jax.Array:
   """Eq. 5 between x and y, float [B, H, W, C] in the same range; returns a scalar (batch mean)."""
   if reduction not in ("mean", "sum"):
     raise ValueError(f"laplacian_pyramid_loss reduction must be 'mean' or 'sum', got {reduction!r}")

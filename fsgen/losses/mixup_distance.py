@@ -27,8 +27,7 @@ def cosine_similarity_matrix(a: jax.Array, b: jax.Array, eps: float = 1e-8) -> j
   return a @ b.T
 
 
-def similarity_kl(*, sims: jax.Array, coeffs: jax.Array, direction: str = "code",
-                  reduction: str = "mean") -> jax.Array:
+def similarity_kl(*, sims: jax.Array, coeffs: jax.Array, direction: str = "code", reduction: str = "mean") -> jax.Array:
   """The mixup distance from similarities sims [N, M] and coefficients coeffs [N, M] -> scalar.
 
   direction: "code" = KL(softmax(C) || softmax(S)) (official code), "paper" = KL(softmax(S) || softmax(C)).
@@ -51,15 +50,24 @@ def similarity_kl(*, sims: jax.Array, coeffs: jax.Array, direction: str = "code"
   raise ValueError(f"unknown reduction {reduction!r} (known: mean, batchmean, sum)")
 
 
-def mixup_distance(*, mix_feats: jax.Array, edge_feats: jax.Array, coeffs: jax.Array,
-                   direction: str = "code", reduction: str = "mean") -> jax.Array:
+def mixup_distance(
+  *, mix_feats: jax.Array, edge_feats: jax.Array, coeffs: jax.Array, direction: str = "code", reduction: str = "mean"
+) -> jax.Array:
   """L_dist (MixDL Sec. 3.2) on one feature level: mix_feats [N, ...], edge_feats [M, ...], coeffs [N, M]."""
-  return similarity_kl(sims=cosine_similarity_matrix(mix_feats, edge_feats), coeffs=coeffs,
-                       direction=direction, reduction=reduction)
+  return similarity_kl(
+    sims=cosine_similarity_matrix(mix_feats, edge_feats), coeffs=coeffs, direction=direction, reduction=reduction
+  )
 
 
-def layerwise_mixup_distance(*, mix_feats: list, edge_feats: list, coeffs: jax.Array, layers: jax.Array,
-                             direction: str = "code", reduction: str = "mean") -> jax.Array:
+def layerwise_mixup_distance(
+  *,
+  mix_feats: list,
+  edge_feats: list,
+  coeffs: jax.Array,
+  layers: jax.Array,
+  direction: str = "code",
+  reduction: str = "mean",
+) -> jax.Array:
   """L^G_dist with one random layer per mixed sample (the official code's E_l).
 
   mix_feats, edge_feats: lists over layers of [N, H_l, W_l, C_l] and [M, H_l, W_l, C_l];
@@ -71,8 +79,9 @@ def layerwise_mixup_distance(*, mix_feats: list, edge_feats: list, coeffs: jax.A
   return similarity_kl(sims=rows, coeffs=coeffs, direction=direction, reduction=reduction)
 
 
-def mixing_coefficients(key: jax.Array, n: int, m: int | None = None, *, kind: str = "dirichlet",
-                        alpha: float = 1.0) -> jax.Array:
+def mixing_coefficients(
+  key: jax.Array, n: int, m: int | None = None, *, kind: str = "dirichlet", alpha: float = 1.0
+) -> jax.Array:
   """Coefficients C [n, m] with rows on the simplex.
 
   dirichlet: rows ~ Dir(alpha 1_m) (the paper: alpha = 1); gaussian: softmax of N(0, I) rows; uniform:

@@ -36,7 +36,8 @@ import optax
 from fsgen import configs, optim
 from fsgen.data.preprocess import to_float
 from fsgen.losses import imle as imle_loss
-from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.methods.base import Method as BaseMethod
+from fsgen.methods.base import Phase
 from fsgen.metrics.nn import nearest_chunked
 from fsgen.nets import imle_generator as ig
 from fsgen.parallel import shard_batch
@@ -49,24 +50,25 @@ def default_config() -> ml_collections.ConfigDict:
   c.method = "adaptive_imle"
   c.data = configs.data_defaults(resolution=256, channels=3)
   c.batch_size = 4
-  c.model = dict(G=dict(blocks=ig.OFFICIAL_BLOCKS_256, width=384, map_layers=8, z_dim=1024,
-                        gelu_approximate=False))
+  c.model = dict(G=dict(blocks=ig.OFFICIAL_BLOCKS_256, width=384, map_layers=8, z_dim=1024, gelu_approximate=False))
   c.optim = dict(G=dict(name="adamw", learning_rate=1e-4, b1=0.9, b2=0.9, weight_decay=0.01))
   c.imle = dict(
-      adaptive=True,        # False: plain IMLE (re-match every force_resample epochs only)
-      change_coef=0.01,     # gamma: tau <- (1 - gamma) d at a re-match
-      staleness=5,          # epochs before an example may be re-matched by the adaptive test
-      force_resample=30,    # epochs after which an example is always re-matched
-      pool_factor=200,      # pool size M = pool_factor * n (official: 100-200, "around 10k")
-      chunk=64,             # pool samples generated and searched per scan step
-      perturb=1e-3,         # jitter added to a matched z (imle_perturb_coef)
-      features="lpips_vgg", lpips_coef=1.0, l2_coef=0.1,
-      proj_dim=0,           # > 0: search in a random projection (loss stays exact)
-      warmup_steps=100,     # linear LR warm-up from 0, then constant
-      ema_decay=0.9999,
-      sample_from="ema",    # "ema" or "raw": which generator `sample`/exports use
-      eval_batch=16,        # batch of the per-epoch distance pass
-      init_threshold=1.0,   # official change_threshold (overwritten at the first match)
+    adaptive=True,  # False: plain IMLE (re-match every force_resample epochs only)
+    change_coef=0.01,  # gamma: tau <- (1 - gamma) d at a re-match
+    staleness=5,  # epochs before an example may be re-matched by the adaptive test
+    force_resample=30,  # epochs after which an example is always re-matched
+    pool_factor=200,  # pool size M = pool_factor * n (official: 100-200, "around 10k")
+    chunk=64,  # pool samples generated and searched per scan step
+    perturb=1e-3,  # jitter added to a matched z (imle_perturb_coef)
+    features="lpips_vgg",
+    lpips_coef=1.0,
+    l2_coef=0.1,
+    proj_dim=0,  # > 0: search in a random projection (loss stays exact)
+    warmup_steps=100,  # linear LR warm-up from 0, then constant
+    ema_decay=0.9999,
+    sample_from="ema",  # "ema" or "raw": which generator `sample`/exports use
+    eval_batch=16,  # batch of the per-epoch distance pass
+    init_threshold=1.0,  # official change_threshold (overwritten at the first match)
   )
   return c
 
@@ -94,7 +96,6 @@ def update_thresholds(mask, tau, d_old, d_new, matched, change_coef: float):
 
 
 class Method(BaseMethod):
-
   def __init__(self, config, info):
     super().__init__(config, info)
     g = config.model.G
@@ -104,13 +105,23 @@ class Method(BaseMethod):
     self.blocks, self.z_dim = g.blocks, g.z_dim
     out_res = ig.parse_blocks(g.blocks)[-1][0]
     if out_res != config.data.resolution:
-      raise ValueError(f"config.model.G.blocks ends at {out_res} px but config.data.resolution is "
-                       f"{config.data.resolution}")
-    self.G = ig.Generator(blocks=g.blocks, width=g.width, map_layers=g.map_layers,
-                          channels=config.data.channels, gelu_approximate=g.gelu_approximate)
-    self.dist = imle_loss.build(self.hp.features, resolution=config.data.resolution,
-                                channels=config.data.channels, l2_coef=self.hp.l2_coef,
-                                lpips_coef=self.hp.lpips_coef)
+      raise ValueError(
+        f"config.model.G.blocks ends at {out_res} px but config.data.resolution is {config.data.resolution}"
+      )
+    self.G = ig.Generator(
+      blocks=g.blocks,
+      width=g.width,
+      map_layers=g.map_layers,
+      channels=config.data.channels,
+      gelu_approximate=g.gelu_approximate,
+    )
+    self.dist = imle_loss.build(
+      self.hp.features,
+      resolution=config.data.resolution,
+      channels=config.data.channels,
+      l2_coef=self.hp.l2_coef,
+      lpips_coef=self.hp.lpips_coef,
+    )
     lr = optax.warmup_constant_schedule(0.0, config.optim.G.learning_rate, max(1, self.hp.warmup_steps))
     self.tx = {"G": optim.build({**dict(config.optim.G), "learning_rate": lr})}
     self.batch_size = config.batch_size
@@ -172,19 +183,19 @@ class Method(BaseMethod):
     if prior is not None:  # warm start from an earlier workdir (config.init_from)
       params = {"G": jax.tree.map(jnp.asarray, prior["params"]["G"])}
     extra = {
-        "z": z, "noise": noise,
-        "dist": jnp.zeros((n,), jnp.float32),
-        "tau": jnp.full((n,), self.hp.init_threshold, jnp.float32),
-        # Starts at force_resample - 1, so epoch 0 (after its += 1) re-matches every example.
-        "last": jnp.full((n,), self.hp.force_resample - 1, jnp.int32),
-        "matched": jnp.zeros((n,), bool),
-        "perm": jnp.arange(n, dtype=jnp.int32),
-        "rounds": jnp.zeros((), jnp.int32),        # re-match rounds so far (pools generated)
-        "rematched": jnp.zeros((), jnp.int32),     # examples re-matched in the last round
-        "rematched_total": jnp.zeros((), jnp.int32),
+      "z": z,
+      "noise": noise,
+      "dist": jnp.zeros((n,), jnp.float32),
+      "tau": jnp.full((n,), self.hp.init_threshold, jnp.float32),
+      # Starts at force_resample - 1, so epoch 0 (after its += 1) re-matches every example.
+      "last": jnp.full((n,), self.hp.force_resample - 1, jnp.int32),
+      "matched": jnp.zeros((n,), bool),
+      "perm": jnp.arange(n, dtype=jnp.int32),
+      "rounds": jnp.zeros((), jnp.int32),  # re-match rounds so far (pools generated)
+      "rematched": jnp.zeros((), jnp.int32),  # examples re-matched in the last round
+      "rematched_total": jnp.zeros((), jnp.int32),
     }
-    return {"params": params, "opt": {"G": self.tx["G"].init(params["G"])},
-            "ema": {"G": params["G"]}, "extra": extra}
+    return {"params": params, "opt": {"G": self.tx["G"].init(params["G"])}, "ema": {"G": params["G"]}, "extra": extra}
 
   def rematch_step(self, state, data, key):
     images = data["images"]
@@ -197,8 +208,9 @@ class Method(BaseMethod):
       kpool, kjit, kperm = jax.random.split(key, 3)
       last = ex["last"] + 1
       d_old = self._distances(g, ex["z"], ex["noise"], images)
-      mask = rematch_mask(d_old, ex["tau"], last, adaptive=hp.adaptive, staleness=hp.staleness,
-                          force_resample=hp.force_resample)
+      mask = rematch_mask(
+        d_old, ex["tau"], last, adaptive=hp.adaptive, staleness=hp.staleness, force_resample=hp.force_resample
+      )
 
       def rematch(ex):
         ids, d_search = self._search(g, kpool, images)
@@ -211,18 +223,34 @@ class Method(BaseMethod):
         else:  # the search distance is L itself (up to the 1e-3 jitter): no second generator pass
           d_new = jnp.where(mask, d_search, d_old)
         tau = update_thresholds(mask, ex["tau"], d_old, d_new, ex["matched"], hp.change_coef)
-        return {**ex, "z": z, "noise": noise, "dist": d_new, "tau": tau, "rounds": ex["rounds"] + 1,
-                "last": jnp.where(mask, 0, last), "matched": ex["matched"] | mask}
+        return {
+          **ex,
+          "z": z,
+          "noise": noise,
+          "dist": d_new,
+          "tau": tau,
+          "rounds": ex["rounds"] + 1,
+          "last": jnp.where(mask, 0, last),
+          "matched": ex["matched"] | mask,
+        }
 
       ex = jax.lax.cond(jnp.any(mask), rematch, lambda ex: {**ex, "dist": d_old, "last": last}, ex)
       count = jnp.sum(mask, dtype=jnp.int32)
-      return {**ex, "perm": jax.random.permutation(kperm, n).astype(jnp.int32), "rematched": count,
-              "rematched_total": ex["rematched_total"] + count}
+      return {
+        **ex,
+        "perm": jax.random.permutation(kperm, n).astype(jnp.int32),
+        "rematched": count,
+        "rematched_total": ex["rematched_total"] + count,
+      }
 
     ex = jax.lax.cond(state["step"] % spe == 0, epoch_start, lambda ex: ex, state["extra"])
-    metrics = {"imle/d_mean": ex["dist"].mean(), "imle/d_max": ex["dist"].max(),
-               "imle/tau_mean": ex["tau"].mean(), "imle/rematched": ex["rematched"].astype(jnp.float32),
-               "imle/rounds": ex["rounds"].astype(jnp.float32)}
+    metrics = {
+      "imle/d_mean": ex["dist"].mean(),
+      "imle/d_max": ex["dist"].max(),
+      "imle/tau_mean": ex["tau"].mean(),
+      "imle/rematched": ex["rematched"].astype(jnp.float32),
+      "imle/rounds": ex["rounds"].astype(jnp.float32),
+    }
     return {**state, "extra": ex}, metrics
 
   def g_step(self, state, data, key):
@@ -246,8 +274,10 @@ class Method(BaseMethod):
     # when the preset fixes n (data.shots), it is also scheduled only there, saving a dispatch per step.
     d = self.config.data
     spe = d.shots // self.batch_size if d.shots and not d.per_class else 0
-    return [Phase("rematch", self.rematch_step, every=max(1, spe)),
-            Phase("G", self.g_step, ema={"G": self.hp.ema_decay})]
+    return [
+      Phase("rematch", self.rematch_step, every=max(1, spe)),
+      Phase("G", self.g_step, ema={"G": self.hp.ema_decay}),
+    ]
 
   def sampling_params(self, state):
     return {"G": state["ema" if self.hp.sample_from == "ema" else "params"]["G"]}
@@ -261,12 +291,12 @@ class Method(BaseMethod):
 # Per-dataset settings of the official reproduce/*.sh (all `--hps fewshot`, 256 px): images, gamma
 # (change_coef), force_factor (pool = factor * n), staleness, force_resample, lr. [adaptive_imle.md Sec. 4]
 PAPER = {
-    "grumpycat100": dict(n=100, change_coef=0.02, pool_factor=100, staleness=5, force_resample=25, lr=1e-4),
-    "obama100": dict(n=100, change_coef=0.01, pool_factor=100, staleness=5, force_resample=15, lr=5e-5),
-    "panda100": dict(n=100, change_coef=0.01, pool_factor=200, staleness=5, force_resample=30, lr=1e-4),
-    "cat": dict(n=160, change_coef=0.01, pool_factor=100, staleness=5, force_resample=25, lr=5e-5),
-    "dog": dict(n=389, change_coef=0.01, pool_factor=100, staleness=5, force_resample=15, lr=1e-4),
-    "ffhq100": dict(n=100, change_coef=0.02, pool_factor=100, staleness=5, force_resample=15, lr=1e-4),
+  "grumpycat100": dict(n=100, change_coef=0.02, pool_factor=100, staleness=5, force_resample=25, lr=1e-4),
+  "obama100": dict(n=100, change_coef=0.01, pool_factor=100, staleness=5, force_resample=15, lr=5e-5),
+  "panda100": dict(n=100, change_coef=0.01, pool_factor=200, staleness=5, force_resample=30, lr=1e-4),
+  "cat": dict(n=160, change_coef=0.01, pool_factor=100, staleness=5, force_resample=25, lr=5e-5),
+  "dog": dict(n=389, change_coef=0.01, pool_factor=100, staleness=5, force_resample=15, lr=1e-4),
+  "ffhq100": dict(n=100, change_coef=0.02, pool_factor=100, staleness=5, force_resample=15, lr=1e-4),
 }
 
 
@@ -278,8 +308,16 @@ def test_form(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """
   c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=3, shots=8)
   c.model.G.update(blocks="1x1,4m1,8m4,16m8", width=8, map_layers=2, z_dim=16, gelu_approximate=True)
-  c.imle.update(features="pixel", pool_factor=3, chunk=8, eval_batch=8, change_coef=0.01, staleness=1,
-                force_resample=2, warmup_steps=2)
+  c.imle.update(
+    features="pixel",
+    pool_factor=3,
+    chunk=8,
+    eval_batch=8,
+    change_coef=0.01,
+    staleness=1,
+    force_resample=2,
+    warmup_steps=2,
+  )
   c.optim.G.learning_rate = 1e-3
   c.batch_size = 4
   return configs.reduced_schedule(c)
@@ -297,8 +335,14 @@ def paper_config(dataset: str, arg: str | None, *, adaptive: bool) -> ml_collect
     c.method, c.imle.adaptive = "imle", False
   c.data = configs.data_defaults(source=f"folder:{args.data_root}/{dataset}/img", resolution=256, channels=3)
   c.optim.G.learning_rate = s["lr"]
-  c.imle.update(change_coef=s["change_coef"], pool_factor=s["pool_factor"], staleness=s["staleness"],
-                force_resample=s["force_resample"], features="lpips_vgg", sample_from="raw")
+  c.imle.update(
+    change_coef=s["change_coef"],
+    pool_factor=s["pool_factor"],
+    staleness=s["staleness"],
+    force_resample=s["force_resample"],
+    features="lpips_vgg",
+    sample_from="raw",
+  )
   # The official loop never ends; the authors' logged panda run stopped at 67,750 iterations.
   c.total_steps = 70_000
   c.log_every, c.sample_every, c.ckpt_every = 100, 2_500, 2_500
@@ -317,13 +361,20 @@ def cpu_config(arg: str | None, *, adaptive: bool) -> ml_collections.ConfigDict:
   c = default_config()
   if not adaptive:
     c.method, c.imle.adaptive = "imle", False
-  c.data = configs.data_defaults(source=f"folder:{args.data_root}/panda100/img", resolution=32, channels=3,
-                                 shots=100)
+  c.data = configs.data_defaults(source=f"folder:{args.data_root}/panda100/img", resolution=32, channels=3, shots=100)
   c.model.G.update(blocks=ig.blocks_for(32, 2), width=32, map_layers=8, z_dim=128, gelu_approximate=True)
   c.optim.G.learning_rate = 2e-4  # the `--hps fewshot` default; short runs need the larger step
-  c.imle.update(change_coef=s["change_coef"], staleness=s["staleness"], force_resample=s["force_resample"],
-                pool_factor=10, chunk=100, eval_batch=50, features="lpips_alex", ema_decay=0.999,
-                sample_from="raw")
+  c.imle.update(
+    change_coef=s["change_coef"],
+    staleness=s["staleness"],
+    force_resample=s["force_resample"],
+    pool_factor=10,
+    chunk=100,
+    eval_batch=50,
+    features="lpips_alex",
+    ema_decay=0.999,
+    sample_from="raw",
+  )
   c.total_steps = args.steps
   c.log_every, c.sample_every, c.ckpt_every = 25, 500, 500
   c.num_samples = 64

@@ -46,7 +46,8 @@ from fsgen.data.batches import draw, draw_indices
 from fsgen.data.preprocess import to_float
 from fsgen.latent import slerp
 from fsgen.losses.gan import d_loss, g_loss_per_example
-from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.methods.base import Method as BaseMethod
+from fsgen.methods.base import Phase
 from fsgen.nets import autoencoder
 from fsgen.update import gradient_step
 
@@ -61,9 +62,21 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
   c.batch_size = 64
   c.model = dict(arch="infogan", width=64)
   c.optim = dict(AE=dict(name="adam", learning_rate=1e-3), D=dict(name="adam", learning_rate=1e-3))
-  c.augintae = dict(mode=mode, latent_dim=32, interpolation="slerp", augment=param_augment.ranges_for("characters"),
-                    fill="nearest", adversarial=True, k_init=1.0, k_rate=1e-3, gamma_eps=1e-8, epochs=100,
-                    lr_drop_epochs=(35, 70), num_seeds=6, path_alphas=(0.25, 0.5, 0.75))
+  c.augintae = dict(
+    mode=mode,
+    latent_dim=32,
+    interpolation="slerp",
+    augment=param_augment.ranges_for("characters"),
+    fill="nearest",
+    adversarial=True,
+    k_init=1.0,
+    k_rate=1e-3,
+    gamma_eps=1e-8,
+    epochs=100,
+    lr_drop_epochs=(35, 70),
+    num_seeds=6,
+    path_alphas=(0.25, 0.5, 0.75),
+  )
   return c
 
 
@@ -122,7 +135,6 @@ def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float):
 
 
 class Method(BaseMethod):
-
   def __init__(self, config, info):
     super().__init__(config, info)
     self.hp = hp = config.augintae
@@ -133,8 +145,12 @@ class Method(BaseMethod):
     if hp.fill not in param_augment.FILL_MODES:
       raise ValueError(f"augintae.fill must be one of {param_augment.FILL_MODES}, got {hp.fill!r}")
     self.E, self.G, self.D = autoencoder.build(
-        config.model.arch, resolution=config.data.resolution, channels=config.data.channels,
-        latent_dim=hp.latent_dim, width=config.model.width)
+      config.model.arch,
+      resolution=config.data.resolution,
+      channels=config.data.channels,
+      latent_dim=hp.latent_dim,
+      width=config.model.width,
+    )
     self.batch_size = config.batch_size
 
   # ---- optimizers --------------------------------------------------------------------------------------
@@ -155,8 +171,11 @@ class Method(BaseMethod):
     ke, kg, kd, ks = jax.random.split(key, 4)
     n, res, ch = data["images"].shape[0], self.config.data.resolution, self.config.data.channels
     x = jnp.zeros((2, res, res, ch))
-    variables = {"E": self.E.init(ke, x), "G": self.G.init(kg, jnp.zeros((2, self.hp.latent_dim))),
-                 "D": self.D.init(kd, x)}
+    variables = {
+      "E": self.E.init(ke, x),
+      "G": self.G.init(kg, jnp.zeros((2, self.hp.latent_dim))),
+      "D": self.D.init(kd, x),
+    }
     params = {k: v["params"] for k, v in variables.items()}
     batch_stats = {k: variables[k].get("batch_stats", {}) for k in ("E", "G")}
     if prior is not None:
@@ -164,9 +183,13 @@ class Method(BaseMethod):
       batch_stats = jax.tree.map(jnp.asarray, prior["batch_stats"])
     tx = self._tx(n)
     seeds = to_float(data["images"][draw_indices(ks, n, min(self.hp.num_seeds, n))])
-    return {"params": params, "opt": {k: tx[k].init(p) for k, p in params.items()}, "ema": {},
-            "batch_stats": batch_stats,
-            "extra": {"k": jnp.asarray(self.hp.k_init, jnp.float32), "seeds": seeds}}
+    return {
+      "params": params,
+      "opt": {k: tx[k].init(p) for k, p in params.items()},
+      "ema": {},
+      "batch_stats": batch_stats,
+      "extra": {"k": jnp.asarray(self.hp.k_init, jnp.float32), "seeds": seeds},
+    }
 
   def _apply(self, net: str, params, batch_stats, x, train: bool):
     """(output, new batch statistics) of E or G; with train, batch statistics are used and updated."""
@@ -210,6 +233,7 @@ class Method(BaseMethod):
           return z[:, None], bs
         z, bs = self._apply("E", e, bs, jnp.concatenate([a, b]), train=True)
         return interpolate(z[:B], z[B:], alpha, hp.interpolation)[:, None], bs
+
     return codes, targets, jnp.asarray(mask), real
 
   def _decode(self, g, bs, codes):
@@ -261,8 +285,7 @@ class Method(BaseMethod):
         adv, gamma, raw = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps)
         loss = loss + k * adv
         flat = jax.lax.stop_gradient(decoded).reshape(-1, *decoded.shape[2:])
-        metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean(),
-                        "AE/d_fake": self._d(d_params, flat).mean()})
+        metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean(), "AE/d_fake": self._d(d_params, flat).mean()})
       return loss, metrics
 
     state, metrics = gradient_step(state, ("E", "G"), self._tx(data["images"].shape[0]), loss_fn)
@@ -280,8 +303,12 @@ class Method(BaseMethod):
 
   # ---- sampling ----------------------------------------------------------------------------------------
   def sampling_params(self, state):
-    return {"E": state["params"]["E"], "G": state["params"]["G"], "batch_stats": state["batch_stats"],
-            "seeds": state["extra"]["seeds"]}
+    return {
+      "E": state["params"]["E"],
+      "G": state["params"]["G"],
+      "batch_stats": state["batch_stats"],
+      "seeds": state["extra"]["seeds"],
+    }
 
   def generate(self, params, key, seeds: jax.Array, n: int, alphas=None) -> jax.Array:
     """n images [n, H, W, C] in [-1, 1] from seed images [S, H, W, C] (floats in [-1, 1]) along
@@ -332,9 +359,9 @@ def omniglot_cpu_preset(source: str, mode: str, arg=None) -> ml_collections.Conf
 
 
 PAPER_DATASETS = {  # name: (source, training images, resolution, channels)
-    "mnist": ("tfds:mnist:train", 60000, 28, 1),
-    "omniglot": ("tfds:omniglot:train", 19280, 28, 1),   # the background alphabets
-    "cifar10": ("tfds:cifar10:train", 50000, 64, 3),     # upsampled to DCGAN's 64 px (paper Sec. 5)
+  "mnist": ("tfds:mnist:train", 60000, 28, 1),
+  "omniglot": ("tfds:omniglot:train", 19280, 28, 1),  # the background alphabets
+  "cifar10": ("tfds:cifar10:train", 50000, 64, 3),  # upsampled to DCGAN's 64 px (paper Sec. 5)
 }
 
 
@@ -357,8 +384,9 @@ def paper_preset(dataset: str, arg=None) -> ml_collections.ConfigDict:
 
 def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The same nets and phases at width 8, batch 8, on scikit-learn's digits (no download), 2 steps."""
-  c.data = configs.data_defaults(source="builtin:digits", resolution=c.data.resolution,
-                                 channels=c.data.channels, shots=64)
+  c.data = configs.data_defaults(
+    source="builtin:digits", resolution=c.data.resolution, channels=c.data.channels, shots=64
+  )
   c.model.width = 8
   c.batch_size = 8
   return configs.reduced_schedule(c)

@@ -1,7 +1,8 @@
 """The method interface that the one training loop (fsgen.train) runs.
 
 A method is a class built from the config and the data facts (`info`, a fsgen.data.info.DataInfo:
-number of images, image shape, number of classes, batch size and steps per epoch), holding only static things (network modules, optimizers,
+number of images, image shape, number of classes, batch size and steps per epoch), holding only static things (network
+modules, optimizers,
 hyper-parameters). All mutable training data lives in the state pytree:
 
   state = {"params": {net: tree}, "opt": {net: optax state}, "ema": {net: tree},
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 
@@ -43,6 +45,7 @@ class Phase:
     steps_per_epoch.
   ema: {net: decay}: after fn, the loop updates state["ema"][net] toward state["params"][net].
   """
+
   name: str
   fn: PhaseFn
   every: int = 1
@@ -52,8 +55,10 @@ class Phase:
 
   def __post_init__(self):
     if self.every < 1 or not 0 <= self.offset < self.every or not 1 <= self.length <= self.every:
-      raise ValueError(f"phase {self.name!r}: needs every >= 1, 0 <= offset < every and 1 <= length <= every "
-                       f"(got every={self.every}, offset={self.offset}, length={self.length})")
+      raise ValueError(
+        f"phase {self.name!r}: needs every >= 1, 0 <= offset < every and 1 <= length <= every "
+        f"(got every={self.every}, offset={self.offset}, length={self.length})"
+      )
 
   def runs_at(self, step: int) -> bool:
     return (step - self.offset) % self.every < self.length
@@ -67,17 +72,13 @@ class Method(abc.ABC):
     self.info = info
 
   @abc.abstractmethod
-  def init(self, key: jax.Array, data: dict, prior: State | None = None) -> State:
-    ...
+  def init(self, key: jax.Array, data: dict, prior: State | None = None) -> State: ...
 
   @abc.abstractmethod
-  def phases(self) -> list[Phase]:
-    ...
+  def phases(self) -> list[Phase]: ...
 
   @abc.abstractmethod
-  def sampling_params(self, state: State):
-    ...
+  def sampling_params(self, state: State): ...
 
   @abc.abstractmethod
-  def sample(self, params, key: jax.Array, n: int) -> jax.Array:
-    ...
+  def sample(self, params, key: jax.Array, n: int) -> jax.Array: ...

@@ -26,14 +26,14 @@ import math
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 
 from fsgen import configs, optim
 from fsgen.data.batches import draw_indices
 from fsgen.data.preprocess import to_float
 from fsgen.losses.laplacian_pyramid import laplacian_pyramid_loss
-from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.methods.base import Method as BaseMethod
+from fsgen.methods.base import Phase
 from fsgen.nets import cola_generator
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
@@ -47,9 +47,19 @@ def default_config() -> ml_collections.ConfigDict:
   c.batch_size = 128
   c.model = dict(G=dict(width=64))
   c.optim = dict(G=dict(name="adam", learning_rate=1e-3), Z=dict(name="adam", learning_rate=1e-2))
-  c.cola = dict(latent_dim=64, sigma=1.0, clusters=0, generator="infogan", upsample="subpixel",
-                loss="laplacian", lap=dict(levels=3, gamma=1.0, weight_exponent=-2.0, reduction="mean"),
-                ridge=1e-4, sample_scale=1.0, renormalise_samples=True, halve_every_epochs=50)
+  c.cola = dict(
+    latent_dim=64,
+    sigma=1.0,
+    clusters=0,
+    generator="infogan",
+    upsample="subpixel",
+    loss="laplacian",
+    lap=dict(levels=3, gamma=1.0, weight_exponent=-2.0, reduction="mean"),
+    ridge=1e-4,
+    sample_scale=1.0,
+    renormalise_samples=True,
+    halve_every_epochs=50,
+  )
   return c
 
 
@@ -86,8 +96,9 @@ def fit_gaussians(z: jax.Array, labels: jax.Array, num_clusters: int, ridge: flo
   return {"mean": mean, "chol": jnp.linalg.cholesky(covs)}
 
 
-def sample_codes(mixture, key, n: int, clusters: jax.Array | None, *, scale: float = 1.0, k: int = 0,
-                 renormalise_blocks: bool = True) -> jax.Array:
+def sample_codes(
+  mixture, key, n: int, clusters: jax.Array | None, *, scale: float = 1.0, k: int = 0, renormalise_blocks: bool = True
+) -> jax.Array:
   """Codes [n, D] from the Gaussians of `mixture` (mean [C, D], chol [C, D, D]).
 
   clusters: int [n] component of each code, or None for the uniform mixture (every cluster equally
@@ -106,6 +117,7 @@ def sample_codes(mixture, key, n: int, clusters: jax.Array | None, *, scale: flo
 def vgg_params():
   """ImageNet VGG16 backbone params (the LPIPS-VGG asset of fsgen.assets), for the Eq. 4 loss."""
   from fsgen import assets  # pylint: disable=import-outside-toplevel
+
   return assets.load("lpips_vgg")["VGG16_0"]
 
 
@@ -124,7 +136,6 @@ def perceptual_loss(vgg, x, y):
 
 
 class Method(BaseMethod):
-
   def __init__(self, config, info):
     super().__init__(config, info)
     self.hp = config.cola
@@ -142,23 +153,32 @@ class Method(BaseMethod):
       raise ValueError("cola needs config.init_from = a cola_encoder workdir (Step I targets)")
     targets, means = jnp.asarray(prior["extra"]["targets"]), jnp.asarray(prior["extra"]["means"])
     if targets.shape[0] != data["images"].shape[0]:
-      raise ValueError(f"config.init_from holds {targets.shape[0]} targets for {data['images'].shape[0]} "
-                       f"images: use the same config.data as Step I")
+      raise ValueError(
+        f"config.init_from holds {targets.shape[0]} targets for {data['images'].shape[0]} "
+        f"images: use the same config.data as Step I"
+      )
     d = jnp.sum(targets**2, -1)[:, None] - 2 * targets @ means.T + jnp.sum(means**2, -1)[None]
     return targets, jnp.argmin(d, -1).astype(jnp.int32)
 
   def _build(self, k: int):
     res, ch = self.config.data.resolution, self.config.data.channels
     self.num_clusters = k
-    self.G = cola_generator.build(self.hp.generator, cond_dim=k, resolution=res, channels=ch,
-                                  width=self.config.model.G.width, upsample=self.hp.upsample)
+    self.G = cola_generator.build(
+      self.hp.generator,
+      cond_dim=k,
+      resolution=res,
+      channels=ch,
+      width=self.config.model.G.width,
+      upsample=self.hp.upsample,
+    )
 
   def _tx(self, epoch_steps: int = 1):
     out = {}
     for net in ("G", "Z"):
       cfg = dict(self.config.optim[net])
-      cfg["learning_rate"] = optax.exponential_decay(cfg["learning_rate"], self.hp.halve_every_epochs * epoch_steps,
-                                                     0.5, staircase=True)
+      cfg["learning_rate"] = optax.exponential_decay(
+        cfg["learning_rate"], self.hp.halve_every_epochs * epoch_steps, 0.5, staircase=True
+      )
       out[net] = optim.build(cfg)
     return out
 
@@ -173,12 +193,13 @@ class Method(BaseMethod):
     variables = self.G.init(kg, z[:1], train=False)
     params = {"G": variables["params"], "Z": z}
     txs = self._tx()
-    state = {"params": params,
-             "opt": {net: txs[net].init(p) for net, p in params.items()},
-             "ema": {},
-             "batch_stats": {"G": variables.get("batch_stats", {})},
-             "extra": {"labels": labels,
-                       "mixture": fit_gaussians(z, labels, k, self.hp.ridge)}}
+    state = {
+      "params": params,
+      "opt": {net: txs[net].init(p) for net, p in params.items()},
+      "ema": {},
+      "batch_stats": {"G": variables.get("batch_stats", {})},
+      "extra": {"labels": labels, "mixture": fit_gaussians(z, labels, k, self.hp.ridge)},
+    }
     if self.hp.loss == "perceptual":  # a frozen network: in the state, never differentiated
       state["frozen"] = {"vgg": jax.tree.map(jnp.asarray, self._vgg)}
     return state
@@ -233,8 +254,7 @@ class Method(BaseMethod):
     return [Phase("GZ", self.gz_step), Phase("epoch_end", self.epoch_end_step)]
 
   def sampling_params(self, state):
-    return {"G": state["params"]["G"], "batch_stats": state["batch_stats"]["G"],
-            "mixture": state["extra"]["mixture"]}
+    return {"G": state["params"]["G"], "batch_stats": state["batch_stats"]["G"], "mixture": state["extra"]["mixture"]}
 
   def _ensure_built(self, params):
     if not hasattr(self, "G"):
@@ -248,14 +268,27 @@ class Method(BaseMethod):
   def sample(self, params, key, n):
     """n images from the uniform mixture of the per-cluster Gaussians (Step III)."""
     self._ensure_built(params)
-    z = sample_codes(params["mixture"], key, n, None, scale=self.hp.sample_scale, k=self.num_clusters,
-                     renormalise_blocks=self.hp.renormalise_samples)
+    z = sample_codes(
+      params["mixture"],
+      key,
+      n,
+      None,
+      scale=self.hp.sample_scale,
+      k=self.num_clusters,
+      renormalise_blocks=self.hp.renormalise_samples,
+    )
     return self.decode(params, z)
 
   def sample_cluster(self, params, key, n, cluster: int):
     """n images of one cluster (COLA) or class (sCOLA), from its Gaussian."""
     self._ensure_built(params)
-    z = sample_codes(params["mixture"], key, n, jnp.full((n,), cluster, jnp.int32),
-                     scale=self.hp.sample_scale, k=self.num_clusters,
-                     renormalise_blocks=self.hp.renormalise_samples)
+    z = sample_codes(
+      params["mixture"],
+      key,
+      n,
+      jnp.full((n,), cluster, jnp.int32),
+      scale=self.hp.sample_scale,
+      k=self.num_clusters,
+      renormalise_blocks=self.hp.renormalise_samples,
+    )
     return self.decode(params, z)

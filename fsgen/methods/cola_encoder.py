@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +33,8 @@ from fsgen import configs
 from fsgen.data.batches import draw_indices
 from fsgen.data.preprocess import to_float
 from fsgen.losses.assignment import assign_targets, matched_accuracy
-from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.methods.base import Method as BaseMethod
+from fsgen.methods.base import Phase
 from fsgen.nets.resnet import ResNet18Encoder
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
@@ -47,8 +48,17 @@ def default_config() -> ml_collections.ConfigDict:
   c.batch_size = 128
   c.model = dict(E=dict(width=64))
   c.optim = dict(E=dict(learning_rate=0.05, momentum=0.9, weight_decay=5e-4, halve_every_epochs=50))
-  c.cola_encoder = dict(clusters=10, means="one_hot", sigma=0.0, squared_cost=True, views=1, crop=0.75,
-                        jitter=0.4, grayscale_p=0.2, preview=64)
+  c.cola_encoder = dict(
+    clusters=10,
+    means="one_hot",
+    sigma=0.0,
+    squared_cost=True,
+    views=1,
+    crop=0.75,
+    jitter=0.4,
+    grayscale_p=0.2,
+    preview=64,
+  )
   return c
 
 
@@ -58,10 +68,8 @@ def steps_per_epoch(num_images: int, batch_size: int) -> int:
 
 def sgd(cfg, epoch_steps: int) -> optax.GradientTransformation:
   """SGD with momentum, coupled weight decay (as torch.optim.SGD) and lr x0.5 every `halve_every_epochs`."""
-  schedule = optax.exponential_decay(cfg.learning_rate, cfg.halve_every_epochs * epoch_steps, 0.5,
-                                     staircase=True)
-  return optax.chain(optax.add_decayed_weights(cfg.weight_decay),
-                     optax.sgd(schedule, momentum=cfg.momentum))
+  schedule = optax.exponential_decay(cfg.learning_rate, cfg.halve_every_epochs * epoch_steps, 0.5, staircase=True)
+  return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(schedule, momentum=cfg.momentum))
 
 
 def gmm_targets(key, n: int, k: int, *, means: str = "one_hot", sigma: float = 0.0):
@@ -126,6 +134,7 @@ def rotations(x):
 @dataclasses.dataclass(frozen=True)
 class EpochPhase(Phase):
   """A phase that runs at every step of every other epoch: epochs with (epoch % 2) == parity."""
+
   epoch_steps: Callable[[], int] | None = None
   parity: int = 0
 
@@ -134,13 +143,13 @@ class EpochPhase(Phase):
 
 
 class Method(BaseMethod):
-
   def __init__(self, config, info):
     super().__init__(config, info)
     self.epoch_steps = None  # ceil(N / B), set by init from the data
     self.hp = config.cola_encoder
-    self.E = ResNet18Encoder(embed_dim=self.hp.clusters, width=config.model.E.width,
-                             blocks=tuple(config.model.E.get("blocks", (2, 2, 2, 2))))
+    self.E = ResNet18Encoder(
+      embed_dim=self.hp.clusters, width=config.model.E.width, blocks=tuple(config.model.E.get("blocks", (2, 2, 2, 2)))
+    )
     self.batch_size = config.batch_size
 
   def _tx(self, epoch_steps: int = 1):
@@ -159,17 +168,24 @@ class Method(BaseMethod):
     variables = self.E.init(ke, jnp.zeros((1, h, w, c)), train=False)
     targets, means = gmm_targets(kt, n, self.hp.clusters, means=self.hp.means, sigma=self.hp.sigma)
     p = min(n, self.hp.preview)
-    return {"params": {"E": variables["params"]},
-            "opt": {"E": self._tx()["E"].init(variables["params"])},
-            "ema": {},
-            "batch_stats": {"E": variables["batch_stats"]},
-            "extra": {"targets": targets, "means": means,
-                      "preview": images[:p], "preview_idx": jnp.arange(p, dtype=jnp.int32)}}
+    return {
+      "params": {"E": variables["params"]},
+      "opt": {"E": self._tx()["E"].init(variables["params"])},
+      "ema": {},
+      "batch_stats": {"E": variables["batch_stats"]},
+      "extra": {
+        "targets": targets,
+        "means": means,
+        "preview": images[:p],
+        "preview_idx": jnp.arange(p, dtype=jnp.int32),
+      },
+    }
 
   def _apply(self, params, batch_stats, x, train):
     if train:
-      (emb, rot), upd = self.E.apply({"params": params, "batch_stats": batch_stats}, x, train=True,
-                                     mutable=["batch_stats"])
+      (emb, rot), upd = self.E.apply(
+        {"params": params, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"]
+      )
       return emb, rot, upd["batch_stats"]
     emb, rot = self.E.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
     return emb, rot, batch_stats
@@ -185,8 +201,10 @@ class Method(BaseMethod):
     t_b = targets[idx]
     perm = assign_targets(emb, t_b, squared=self.hp.squared_cost)
     t_new = t_b[perm]
-    views = [augment(jax.random.fold_in(kv, v), x, crop=self.hp.crop, jitter=self.hp.jitter,
-                     grayscale_p=self.hp.grayscale_p) for v in range(self.hp.views)]
+    views = [
+      augment(jax.random.fold_in(kv, v), x, crop=self.hp.crop, jitter=self.hp.jitter, grayscale_p=self.hp.grayscale_p)
+      for v in range(self.hp.views)
+    ]
     xa = shard_batch(jnp.concatenate(views))
     ta = jnp.tile(t_new, (self.hp.views, 1))
 
@@ -232,14 +250,18 @@ class Method(BaseMethod):
   def phases(self):
     # Two phases on alternate epochs, scheduled in Python (a lax.cond choosing the pass inside one jitted
     # phase ran 5-9x slower on XLA:CPU: ops inside a conditional run on one thread).
-    return [EpochPhase("assign", self.assign_phase, epoch_steps=self._epoch_steps, parity=0),
-            EpochPhase("rotation", self.rotation_step, epoch_steps=self._epoch_steps, parity=1)]
+    return [
+      EpochPhase("assign", self.assign_phase, epoch_steps=self._epoch_steps, parity=0),
+      EpochPhase("rotation", self.rotation_step, epoch_steps=self._epoch_steps, parity=1),
+    ]
 
   def sampling_params(self, state):
     """A preview grid, not samples: the first training images with their current cluster labels."""
     extra = state["extra"]
-    return {"preview": extra["preview"],
-            "cluster": cluster_labels(extra["targets"][extra["preview_idx"]], extra["means"])}
+    return {
+      "preview": extra["preview"],
+      "cluster": cluster_labels(extra["targets"][extra["preview_idx"]], extra["means"]),
+    }
 
   def sample(self, params, key, n):
     """[n, H, W, C] in [-1, 1]: preview images sorted by cluster (Step I has no generator)."""

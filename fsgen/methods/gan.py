@@ -17,7 +17,8 @@ from fsgen import configs, optim
 from fsgen.data.batches import draw
 from fsgen.data.diffaug import diff_augment
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
-from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.methods.base import Method as BaseMethod
+from fsgen.methods.base import Phase
 from fsgen.nets import dcgan
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
@@ -29,15 +30,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.method = "gan"
   c.data = configs.data_defaults()
   c.model = dict(G=dict(width=64), D=dict(width=64))
-  c.optim = dict(G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999),
-                 D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
-  c.gan = dict(loss="nonsaturating", z_dim=128, r1_gamma=0.0, r1_every=16,
-               diffaug="color,translation,cutout", ema_decay=0.999)
+  c.optim = dict(
+    G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999), D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999)
+  )
+  c.gan = dict(
+    loss="nonsaturating", z_dim=128, r1_gamma=0.0, r1_every=16, diffaug="color,translation,cutout", ema_decay=0.999
+  )
   return c
 
 
 class Method(BaseMethod):
-
   def __init__(self, config, info):
     super().__init__(config, info)
     res, ch = config.data.resolution, config.data.channels
@@ -50,14 +52,18 @@ class Method(BaseMethod):
   def init(self, key, data, prior=None):
     kg, kd = jax.random.split(key)
     res, ch = self.config.data.resolution, self.config.data.channels
-    params = {"G": self.G.init(kg, jnp.zeros((1, self.hp.z_dim)))["params"],
-              "D": self.D.init(kd, jnp.zeros((1, res, res, ch)))["params"]}
+    params = {
+      "G": self.G.init(kg, jnp.zeros((1, self.hp.z_dim)))["params"],
+      "D": self.D.init(kd, jnp.zeros((1, res, res, ch)))["params"],
+    }
     if prior is not None:  # warm start from an earlier workdir (config.init_from)
       params = jax.tree.map(jnp.asarray, prior["params"])
-    return {"params": params,
-            "opt": {n: self.tx[n].init(p) for n, p in params.items()},
-            "ema": {"G": params["G"]},
-            "extra": {}}
+    return {
+      "params": params,
+      "opt": {n: self.tx[n].init(p) for n, p in params.items()},
+      "ema": {"G": params["G"]},
+      "extra": {},
+    }
 
   def _fake(self, g_params, key):
     z = shard_batch(jax.random.normal(key, (self.batch_size, self.hp.z_dim)))

@@ -15,7 +15,6 @@ def default_config():
 
 
 class Method(adaptive_imle.Method):
-
   def __init__(self, config, info):
     if config.imle.adaptive:
       raise ValueError("config.method='imle' needs config.imle.adaptive=False (use method='adaptive_imle')")

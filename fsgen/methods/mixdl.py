@@ -37,7 +37,8 @@ from fsgen.data.diffaug import diff_augment
 from fsgen.latent import slerp
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
 from fsgen.losses.mixup_distance import layerwise_mixup_distance, mixing_coefficients, mixup_distance
-from fsgen.methods.base import Method as BaseMethod, Phase
+from fsgen.methods.base import Method as BaseMethod
+from fsgen.methods.base import Phase
 from fsgen.methods.mixdl_backbones import BACKBONES, StyleGAN2Backbone
 from fsgen.nets import fastgan
 from fsgen.parallel import shard_batch
@@ -52,28 +53,50 @@ def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
   c.method = "mixdl"
   c.data = configs.data_defaults(resolution=256, shots=10)
   c.batch_size = 4 if backbone == "stylegan2" else 8
-  c.mixdl = dict(g_dist=True, d_dist=True, lambda_g=1000.0, lambda_d=1.0, mixup_every=2, coeffs="dirichlet",
-                 alpha=1.0, kl_direction="code", diffaug="", flip=True, r1_gamma=10.0, r1_every=16,
-                 pl_weight=2.0, pl_every=4, pl_batch_shrink=2, pl_decay=0.01, style_mixing=0.9,
-                 ema_decay=0.5 ** (32 / 10000), recon_weight=1.0, recon_loss="lpips_vgg")
+  c.mixdl = dict(
+    g_dist=True,
+    d_dist=True,
+    lambda_g=1000.0,
+    lambda_d=1.0,
+    mixup_every=2,
+    coeffs="dirichlet",
+    alpha=1.0,
+    kl_direction="code",
+    diffaug="",
+    flip=True,
+    r1_gamma=10.0,
+    r1_every=16,
+    pl_weight=2.0,
+    pl_every=4,
+    pl_batch_shrink=2,
+    pl_decay=0.01,
+    style_mixing=0.9,
+    ema_decay=0.5 ** (32 / 10000),
+    recon_weight=1.0,
+    recon_loss="lpips_vgg",
+  )
   if backbone == "stylegan2":
-    c.model = dict(backbone="stylegan2",
-                   G=dict(z_dim=512, w_dim=512, n_mlp=8, lr_mlp=0.01, channel_base=32768, channel_max=512),
-                   D=dict(channel_base=32768, channel_max=512, mbstd_group=4, proj_dim=0, patch_lrelu=True))
+    c.model = dict(
+      backbone="stylegan2",
+      G=dict(z_dim=512, w_dim=512, n_mlp=8, lr_mlp=0.01, channel_base=32768, channel_max=512),
+      D=dict(channel_base=32768, channel_max=512, mbstd_group=4, proj_dim=0, patch_lrelu=True),
+    )
     # StyleGAN2's lazy-regularisation scaling of lr and beta2 (intervals 4 for G, 16 for D).
-    c.optim = dict(G=dict(name="adam", learning_rate=0.002 * 4 / 5, b1=0.0, b2=0.99 ** (4 / 5)),
-                   D=dict(name="adam", learning_rate=0.002 * 16 / 17, b1=0.0, b2=0.99 ** (16 / 17)))
+    c.optim = dict(
+      G=dict(name="adam", learning_rate=0.002 * 4 / 5, b1=0.0, b2=0.99 ** (4 / 5)),
+      D=dict(name="adam", learning_rate=0.002 * 16 / 17, b1=0.0, b2=0.99 ** (16 / 17)),
+    )
   elif backbone == "fastgan":
     c.model = dict(backbone="fastgan", G=dict(z_dim=256, width=64), D=dict(width=64, proj_dim=512))
-    c.optim = dict(G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999),
-                   D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
+    c.optim = dict(
+      G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999),
+      D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999),
+    )
     c.mixdl.update(r1_gamma=0.0, pl_weight=0.0, style_mixing=0.0, ema_decay=0.999, diffaug="color,translation")
   else:
     raise ValueError(f"unknown MixDL backbone {backbone!r} (known: stylegan2, fastgan)")
   c.total_steps = 120_000
   return c
-
-
 
 
 def _tree_concat(*trees):
@@ -85,7 +108,6 @@ def _tree_slice(tree, start, stop):
 
 
 class Method(BaseMethod):
-
   def __init__(self, config, info):
     super().__init__(config, info)
     name = config.model.backbone
@@ -112,10 +134,12 @@ class Method(BaseMethod):
     params, spectral = self.bb.init(key)
     if prior is not None:  # warm start from an earlier workdir (config.init_from)
       params = jax.tree.map(jnp.asarray, prior["params"])
-    state = {"params": params,
-             "opt": {n: self.tx[n].init(p) for n, p in params.items()},
-             "ema": {"G": params["G"]},
-             "extra": {"spectral": spectral, "pl_mean": jnp.zeros((), jnp.float32)}}
+    state = {
+      "params": params,
+      "opt": {n: self.tx[n].init(p) for n, p in params.items()},
+      "ema": {"G": params["G"]},
+      "extra": {"spectral": spectral, "pl_mean": jnp.zeros((), jnp.float32)},
+    }
     if self.config.model.backbone == "fastgan" and self.hp.recon_loss == "lpips_vgg":
       state["frozen"] = {"lpips": jax.tree.map(jnp.asarray, self._lpips)}  # in the state, never trained
     return state
@@ -168,8 +192,7 @@ class Method(BaseMethod):
     kx, kz, kn, ka, kl, kp = jax.random.split(key, 6)
     g, spec = state["params"]["G"], state["extra"]["spectral"]
     real = self.bb.real_views(self._reals(kx, data))
-    fake = self.bb.generate(g, spec["G"], self.bb.mixed_codes(g, kz, self.n, self.hp.style_mixing), kn,
-                            train=False)[0]
+    fake = self.bb.generate(g, spec["G"], self.bb.mixed_codes(g, kz, self.n, self.hp.style_mixing), kn, train=False)[0]
     fake = jax.lax.stop_gradient(fake)
 
     def loss_fn(d):
@@ -196,8 +219,7 @@ class Method(BaseMethod):
     g, spec = state["params"]["G"], state["extra"]["spectral"]
     real = self.bb.real_views(self._reals(kx, data))
     c, w, w_mix = self._mix_codes(g, km)
-    images = jax.lax.stop_gradient(
-        self.bb.generate(g, spec["G"], jnp.concatenate([w, w_mix]), kn, train=False)[0])
+    images = jax.lax.stop_gradient(self.bb.generate(g, spec["G"], jnp.concatenate([w, w_mix]), kn, train=False)[0])
     mixes = _tree_slice(images, self.n, 2 * self.n)
 
     def loss_fn(d):
@@ -211,8 +233,9 @@ class Method(BaseMethod):
       loss = adv + self._recon(state, out_r, real, part, metrics)
       if self.hp.d_dist:
         out_s, s = self.bb.discriminate(d, s, images, train=True)
-        dist = mixup_distance(mix_feats=out_s["sim"][self.n:], edge_feats=out_s["sim"][:self.n], coeffs=c,
-                              direction=self.hp.kl_direction)
+        dist = mixup_distance(
+          mix_feats=out_s["sim"][self.n :], edge_feats=out_s["sim"][: self.n], coeffs=c, direction=self.hp.kl_direction
+        )
         metrics["D/mixdl_kl"] = dist
         loss = loss + self.hp.lambda_d * dist
       return loss, {**metrics, _AUX: {"spectral": s}}
@@ -232,8 +255,10 @@ class Method(BaseMethod):
         if not self.mixup:
           return out["logit"]
         return self._pick_patch(kp, out)(lambda p: p.mean(axis=(1, 2)))
-      r1 = r1_penalty(logits, real) if not isinstance(real, tuple) else r1_penalty(
-          lambda x: logits((x, real[1])), real[0])
+
+      r1 = (
+        r1_penalty(logits, real) if not isinstance(real, tuple) else r1_penalty(lambda x: logits((x, real[1])), real[0])
+      )
       return scale * r1, {"D/r1": r1}
 
     return self._step(state, "D", loss_fn)
@@ -244,8 +269,9 @@ class Method(BaseMethod):
     spec = state["extra"]["spectral"]
 
     def loss_fn(g):
-      fake, _, s = self.bb.generate(g, spec["G"], self.bb.mixed_codes(g, kz, self.n, self.hp.style_mixing), kn,
-                                    train=True)
+      fake, _, s = self.bb.generate(
+        g, spec["G"], self.bb.mixed_codes(g, kz, self.n, self.hp.style_mixing), kn, train=True
+      )
       out, _ = self.bb.discriminate(state["params"]["D"], spec["D"], self._aug(ka, fake), train=False)
       adv = g_loss(self.bb.gan_loss, fake_logits=out["logit"])
       return adv, {"G/adv": adv, _AUX: {"spectral": s}}
@@ -263,18 +289,22 @@ class Method(BaseMethod):
       if self.hp.g_dist:
         w_edge = self.bb.codes(g, shard_batch(jax.random.normal(kd, (n, self.bb.z_dim))))
         codes += [w_edge, c @ w_edge]
-      images, feats, s = self.bb.generate(g, spec["G"], jnp.concatenate(codes), kn, train=True,
-                                          feats=self.hp.g_dist)
-      out, _ = self.bb.discriminate(state["params"]["D"], spec["D"], self._aug(ka, _tree_slice(images, 0, n)),
-                                    train=False)
+      images, feats, s = self.bb.generate(g, spec["G"], jnp.concatenate(codes), kn, train=True, feats=self.hp.g_dist)
+      out, _ = self.bb.discriminate(
+        state["params"]["D"], spec["D"], self._aug(ka, _tree_slice(images, 0, n)), train=False
+      )
       adv = self._pick_patch(kp, out)(lambda p: g_loss(self.bb.gan_loss, fake_logits=p))
       metrics, loss = {"G/patch_adv": adv}, adv
       if self.hp.g_dist:
         # One random layer per mixed sample in {1, ..., L-2} (never the first or the last map).
         layers = jax.random.randint(kl, (n,), 0, self.bb.num_feats - 2)
-        dist = layerwise_mixup_distance(mix_feats=[f[2 * n:] for f in feats[1:-1]],
-                                        edge_feats=[f[n:2 * n] for f in feats[1:-1]],
-                                        coeffs=c, layers=layers, direction=self.hp.kl_direction)
+        dist = layerwise_mixup_distance(
+          mix_feats=[f[2 * n :] for f in feats[1:-1]],
+          edge_feats=[f[n : 2 * n] for f in feats[1:-1]],
+          coeffs=c,
+          layers=layers,
+          direction=self.hp.kl_direction,
+        )
         metrics["G/mixdl_kl"] = dist
         loss = loss + self.hp.lambda_g * dist
       return loss, {**metrics, _AUX: {"spectral": s}}

@@ -16,6 +16,7 @@ from fsgen.parallel import shard_batch
 
 class StyleGAN2Backbone:
   """StyleGAN2 nets behind the interface the method uses (images are [B, R, R, C] arrays)."""
+
   gan_loss = "nonsaturating"
 
   def __init__(self, config):
@@ -62,6 +63,7 @@ class StyleGAN2Backbone:
 
 class FastGANBackbone:
   """FastGAN nets behind the same interface (images are (big, small) pairs; spectral-norm stats)."""
+
   gan_loss = "hinge"
 
   def __init__(self, config):
@@ -77,8 +79,7 @@ class FastGANBackbone:
     vg = self.G.init({"params": kg, "noise": kn}, jnp.zeros((2, self.z_dim)))
     images = (jnp.zeros((2, self.res, self.res, self.ch)), jnp.zeros((2, self.small, self.small, self.ch)))
     vd = self.D.init(kd, images, False, 0)
-    return ({"G": vg["params"], "D": vd["params"]},
-            {"G": vg[fastgan.SPECTRAL], "D": vd[fastgan.SPECTRAL]})
+    return ({"G": vg["params"], "D": vd["params"]}, {"G": vg[fastgan.SPECTRAL], "D": vd[fastgan.SPECTRAL]})
 
   def codes(self, g, z):
     del g
@@ -90,16 +91,18 @@ class FastGANBackbone:
 
   def generate(self, g, spec, codes, key, *, train, feats=False):
     variables = {"params": g, fastgan.SPECTRAL: spec}
-    out = self.G.apply(variables, codes, train, feats, rngs={"noise": key},
-                       mutable=[fastgan.SPECTRAL] if train else False)
+    out = self.G.apply(
+      variables, codes, train, feats, rngs={"noise": key}, mutable=[fastgan.SPECTRAL] if train else False
+    )
     if train:
       out, new = out
       spec = new[fastgan.SPECTRAL]
     return (out[0], out[1], spec) if feats else (out, None, spec)
 
   def discriminate(self, d, spec, images, *, train, part=None):
-    out = self.D.apply({"params": d, fastgan.SPECTRAL: spec}, images, train, part,
-                       mutable=[fastgan.SPECTRAL] if train else False)
+    out = self.D.apply(
+      {"params": d, fastgan.SPECTRAL: spec}, images, train, part, mutable=[fastgan.SPECTRAL] if train else False
+    )
     return (out[0], out[1][fastgan.SPECTRAL]) if train else (out, spec)
 
   def real_views(self, x):

@@ -22,7 +22,6 @@ def default_config():
 
 
 class Method(cola.Method):
-
   def class_parts(self, data, prior):
     del prior
     if "labels" not in data:
@@ -38,6 +37,13 @@ class Method(cola.Method):
     self._ensure_built(params)
     kc, kz = jax.random.split(key)
     labels = jax.random.randint(kc, (n,), 0, self.num_clusters)
-    z = cola.sample_codes(params["mixture"], kz, n, labels, scale=self.hp.sample_scale, k=self.num_clusters,
-                          renormalise_blocks=self.hp.renormalise_samples)
+    z = cola.sample_codes(
+      params["mixture"],
+      kz,
+      n,
+      labels,
+      scale=self.hp.sample_scale,
+      k=self.num_clusters,
+      renormalise_blocks=self.hp.renormalise_samples,
+    )
     return self.decode(params, z), labels

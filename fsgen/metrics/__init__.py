@@ -21,6 +21,7 @@ def build_all(evals_cfg, dataset, info=None) -> dict:
   """{name: Evaluator} of config.evals, each with `.every` in steps (`every`, or `every_epochs` converted
   with the DataInfo `info`). An entry set to None or {} (e.g. --config.evals.fid=None) is disabled."""
   from fsgen import schedule  # pylint: disable=import-outside-toplevel
+
   evaluators = {}
   for name, cfg in dict(evals_cfg).items():
     if not cfg:
@@ -31,8 +32,9 @@ def build_all(evals_cfg, dataset, info=None) -> dict:
       raise ValueError(f"config.evals.{name} needs 'type' and 'every' (or 'every_epochs')")
     if "every_epochs" in kwargs and info is None:
       raise ValueError(f"config.evals.{name}.every_epochs needs the data facts; give 'every' in steps")
-    every = (schedule.steps(kwargs, "every", info, where=f"config.evals.{name}") if info is not None
-             else kwargs.get("every"))
+    every = (
+      schedule.steps(kwargs, "every", info, where=f"config.evals.{name}") if info is not None else kwargs.get("every")
+    )
     kwargs.pop("every", None)
     kwargs.pop("every_epochs", None)
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
@@ -45,7 +47,6 @@ def build_all(evals_cfg, dataset, info=None) -> dict:
     ev.every = int(every)
     evaluators[name] = ev
   return evaluators
-
 
 
 _NEEDS = {"labelled": ("sample_labelled", "labelled samples"), "interpolate": ("interpolate", "latent paths")}
@@ -64,6 +65,7 @@ class Samplers:
 
   def __init__(self, method, evaluators: dict, chunk: int | None = None):
     import jax  # pylint: disable=import-outside-toplevel
+
     for name, ev in evaluators.items():
       for need in getattr(ev, "needs", ()):
         attr, what = _NEEDS[need]
@@ -79,6 +81,7 @@ class Samplers:
       return fn(params, key, n)
     import jax  # pylint: disable=import-outside-toplevel
     import numpy as np  # pylint: disable=import-outside-toplevel
+
     parts = [jax.device_get(fn(params, jax.random.fold_in(key, i), self.chunk)) for i in range(-(-n // self.chunk))]
     return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
 
@@ -97,7 +100,6 @@ class Samplers:
     return sample_fn
 
 
-
 def evaluate(samplers: Samplers, evaluators: dict, params, key) -> dict[str, dict[str, float]]:
   """The one evaluation path (the loop, experiments/eval.py and every reproduction script use it).
 
@@ -106,5 +108,7 @@ def evaluate(samplers: Samplers, evaluators: dict, params, key) -> dict[str, dic
   local to this call). Returns {name: {value name: float}}.
   """
   cache: dict = {}
-  return {name: {k: float(v) for k, v in ev.run(samplers.for_evaluator(ev, params, cache), key).items()}
-          for name, ev in evaluators.items()}
+  return {
+    name: {k: float(v) for k, v in ev.run(samplers.for_evaluator(ev, params, cache), key).items()}
+    for name, ev in evaluators.items()
+  }

@@ -22,6 +22,7 @@ from fsgen.data.preprocess import to_float
 
 class SmallCNN(nn.Module):
   """[B, H, W, C] in [-1, 1] -> logits [B, num_classes]."""
+
   num_classes: int
   width: int = 32
 
@@ -32,7 +33,7 @@ class SmallCNN(nn.Module):
     return nn.Dense(self.num_classes)(jnp.mean(x, axis=(1, 2)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _step_fn(num_classes: int, width: int, batch: int, lr: float):
   """One jitted Adam step on a random batch (a Python loop over it compiles in seconds; a lax.scan over
   the same body took 40 s to compile on XLA:CPU)."""
@@ -51,8 +52,16 @@ def _step_fn(num_classes: int, width: int, batch: int, lr: float):
   return model, tx, step
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, key, steps: int = 500,
-                     batch: int = 64, lr: float = 1e-3, width: int = 32):
+def train_classifier(
+  images: np.ndarray,
+  labels: np.ndarray,
+  num_classes: int,
+  key,
+  steps: int = 500,
+  batch: int = 64,
+  lr: float = 1e-3,
+  width: int = 32,
+):
   """Fits SmallCNN on images [N, H, W, C] (float in [-1, 1]) and labels [N]; returns (model, params)."""
   model, tx, step = _step_fn(int(num_classes), int(width), int(batch), float(lr))
   x, y = jnp.asarray(images, jnp.float32), jnp.asarray(labels, jnp.int32)
@@ -66,8 +75,9 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, num_classes: int, k
 
 def accuracy(model, params, images: np.ndarray, labels: np.ndarray, batch: int = 256) -> float:
   fn = jax.jit(lambda x: jnp.argmax(model.apply({"params": params}, x), -1))
-  pred = np.concatenate([np.asarray(fn(jnp.asarray(images[s:s + batch], jnp.float32)))
-                         for s in range(0, len(images), batch)])
+  pred = np.concatenate(
+    [np.asarray(fn(jnp.asarray(images[s : s + batch], jnp.float32))) for s in range(0, len(images), batch)]
+  )
   return float((pred == np.asarray(labels)).mean())
 
 
@@ -81,12 +91,13 @@ class Evaluator:
   """CAS of `n` generated labelled images, tested on the labelled training set (or `reference`).
 
   needs labelled samples: fsgen.metrics.Samplers hands `run` the method's jitted sample_labelled."""
+
   needs = ("labelled",)
 
-  def __init__(self, dataset, n: int = 5000, steps: int = 500, batch: int = 64, width: int = 32,
-               reference=None):
+  def __init__(self, dataset, n: int = 5000, steps: int = 500, batch: int = 64, width: int = 32, reference=None):
     if reference is not None:
       from fsgen import data as fsdata  # pylint: disable=import-outside-toplevel
+
       dataset = fsdata.load(dict(reference))
     if dataset.labels is None:
       raise ValueError("cas needs labelled real images (set data.labels or give a labelled reference)")
@@ -99,5 +110,8 @@ class Evaluator:
     if not isinstance(out, tuple) or len(out) != 2:
       raise ValueError("cas needs a labelled sampler: sample_fn(key, n) -> (images, labels)")
     images, labels = np.asarray(out[0], np.float32), np.asarray(out[1])
-    return {"cas": cas(images, labels, self.images, self.labels, self.num_classes,
-                       jax.random.fold_in(key, 1), **self.train_kw)}
+    return {
+      "cas": cas(
+        images, labels, self.images, self.labels, self.num_classes, jax.random.fold_in(key, 1), **self.train_kw
+      )
+    }

@@ -21,7 +21,8 @@ try:
 except ImportError:  # pragma: no cover
   threadpool_limits = lambda limits: contextlib.nullcontext()  # noqa: E731
 
-from fsgen.metrics import inception, kid as kid_lib
+from fsgen.metrics import inception
+from fsgen.metrics import kid as kid_lib
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
@@ -58,8 +59,17 @@ class Evaluator(inception.InceptionEvaluator):
   Returns {'fid': float} (+ {'kid': float} from the same features).
   """
 
-  def __init__(self, dataset, n: int = 5000, size: int = inception.FID_SIZE, batch: int = 50,
-               reference=None, kid: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000):
+  def __init__(
+    self,
+    dataset,
+    n: int = 5000,
+    size: int = inception.FID_SIZE,
+    batch: int = 50,
+    reference=None,
+    kid: bool = False,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+  ):
     super().__init__(dataset, n, size, batch, reference)
     self.kid, self.kid_subsets, self.kid_subset_size = kid, kid_subsets, kid_subset_size
 

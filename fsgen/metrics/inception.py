@@ -48,12 +48,12 @@ def preprocess(images: jax.Array, size: int = FID_SIZE) -> jax.Array:
   return x / 128.0 - 1.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _params():
   return jax.device_put(assets.load("inception_fid"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _feature_fn(size: int):
   net = InceptionV3()
 
@@ -80,7 +80,7 @@ def features(images, size: int = FID_SIZE, batch: int = 50) -> np.ndarray:
   batch = min(batch, n)
   out = []
   for s in range(0, n, batch):
-    chunk = images[s:s + batch]
+    chunk = images[s : s + batch]
     if len(chunk) < batch:  # pad to the compiled chunk size
       pad = np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)
       chunk = np.concatenate([np.asarray(chunk), pad])
@@ -100,8 +100,7 @@ def generated_features(sample_fn, key, n: int, size: int = FID_SIZE, batch: int 
   memo = (bytes(np.asarray(jax.random.key_data(key)).tobytes()), n, size, batch)
   if cache is not None and memo in cache:
     return cache[memo]
-  out = [features(sample_fn(jax.random.fold_in(key, i), batch), size, batch)
-         for i in range(-(-n // batch))]
+  out = [features(sample_fn(jax.random.fold_in(key, i), batch), size, batch) for i in range(-(-n // batch))]
   feats = np.concatenate(out)[:n]
   if cache is not None:
     cache[memo] = feats
@@ -115,8 +114,9 @@ def dataset_key(images: np.ndarray, size: int) -> str:
   return h.hexdigest()[:16]
 
 
-def reference_features(images: np.ndarray, name: str = "data", size: int = FID_SIZE, batch: int = 50,
-                       cache: bool = True, directory=None) -> np.ndarray:
+def reference_features(
+  images: np.ndarray, name: str = "data", size: int = FID_SIZE, batch: int = 50, cache: bool = True, directory=None
+) -> np.ndarray:
   """Pool3 features of a real image set [N, H, W, C] uint8, cached on disk.
 
   The cache file is $FSGEN_ASSETS/stats/{name}-{N}x{H}x{W}x{C}-s{size}-{hash}.npz: one file per dataset,
@@ -126,8 +126,9 @@ def reference_features(images: np.ndarray, name: str = "data", size: int = FID_S
   """
   images = np.asarray(images)
   n, h, w, c = images.shape
-  path = ((pathlib.Path(directory) if directory is not None else assets.cache_dir() / "stats") /
-          f"{name}-{n}x{h}x{w}x{c}-s{size}-{dataset_key(images, size)}.npz")
+  path = (
+    pathlib.Path(directory) if directory is not None else assets.cache_dir() / "stats"
+  ) / f"{name}-{n}x{h}x{w}x{c}-s{size}-{dataset_key(images, size)}.npz"
   if cache and path.exists():
     with np.load(path) as z:
       return z["features"]
@@ -155,6 +156,7 @@ def load_reference(dataset, reference=None):
   if reference is None:
     return np.asarray(dataset.images), "train"
   from fsgen import data as fsdata  # pylint: disable=import-outside-toplevel
+
   ref = fsdata.load(dict(reference))
   name = str(dict(reference)["source"]).replace("/", "_").replace(":", "_")[-60:]
   return np.asarray(ref.images), name

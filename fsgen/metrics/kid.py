@@ -8,7 +8,6 @@ as clean-fid's kernel_distance (its defaults: 100 subsets of at most 1000).
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,8 +26,9 @@ def _mmd_subset(x: jax.Array, y: jax.Array) -> jax.Array:
   return a / (m * (m - 1)) - 2.0 * jnp.sum(kxy) / (m * m)
 
 
-def kernel_inception_distance(feats1: np.ndarray, feats2: np.ndarray, num_subsets: int = 100,
-                              max_subset_size: int = 1000, seed: int = 0) -> float:
+def kernel_inception_distance(
+  feats1: np.ndarray, feats2: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0
+) -> float:
   """KID between feature sets [N1, D] and [N2, D]; subsets drawn without replacement (numpy, `seed`)."""
   m = min(len(feats1), len(feats2), max_subset_size)
   if m < 2:
@@ -46,12 +46,19 @@ def kernel_inception_distance(feats1: np.ndarray, feats2: np.ndarray, num_subset
 class Evaluator(inception.InceptionEvaluator):
   """KID of `n` generated images against the training set (or `reference`). Returns {'kid': float}."""
 
-  def __init__(self, dataset, n: int = 5000, size: int = inception.FID_SIZE, batch: int = 50,
-               reference=None, num_subsets: int = 100, max_subset_size: int = 1000):
+  def __init__(
+    self,
+    dataset,
+    n: int = 5000,
+    size: int = inception.FID_SIZE,
+    batch: int = 50,
+    reference=None,
+    num_subsets: int = 100,
+    max_subset_size: int = 1000,
+  ):
     super().__init__(dataset, n, size, batch, reference)
     self.num_subsets, self.max_subset_size = num_subsets, max_subset_size
 
   def run(self, sample_fn, key) -> dict[str, float]:
     gen = self.generated(sample_fn, key)
-    return {"kid": kernel_inception_distance(self.reference(), gen, self.num_subsets,
-                                             self.max_subset_size)}
+    return {"kid": kernel_inception_distance(self.reference(), gen, self.num_subsets, self.max_subset_size)}

@@ -37,14 +37,14 @@ def prepare(images: jax.Array, size: int | None = None) -> jax.Array:
   return x
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _params(net: str):
   if net not in ASSET:
     raise ValueError(f"LPIPS net must be one of {sorted(ASSET)}, got {net!r}")
   return jax.device_put(assets.load(ASSET[net]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fns(net: str, size: int | None):
   model = lpips_net.LPIPSNet(net)
 
@@ -78,8 +78,7 @@ class LPIPS:
   `pairwise` (above it they are recomputed per chunk of the first operand).
   """
 
-  def __init__(self, net: str = "vgg", size: int | None = None, batch: int = 16,
-               cache_bytes: int = 2 << 30):
+  def __init__(self, net: str = "vgg", size: int | None = None, batch: int = 16, cache_bytes: int = 2 << 30):
     self.net, self.size, self.batch, self.cache_bytes = net, size, int(batch), int(cache_bytes)
     self.params = _params(net)
     self._feats, self._dist, self._sq = _fns(net, size)
@@ -90,7 +89,7 @@ class LPIPS:
   def features(self, images: np.ndarray, start: int, stop: int) -> jax.Array:
     """Feature-form rows [stop - start, D] (on device) of images[start:stop]."""
     x = _pad(np.asarray(images[start:stop]), self.batch)
-    return self._feats(self.params, jnp.asarray(x))[:stop - start]
+    return self._feats(self.params, jnp.asarray(x))[: stop - start]
 
   def distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """LPIPS of aligned pairs: x, y [N, H, W, C] -> [N] float32."""
@@ -98,9 +97,12 @@ class LPIPS:
       raise ValueError(f"LPIPS.distance: {len(x)} vs {len(y)} images")
     out = []
     for s, e in self._chunks(len(x)):
-      d = self._dist(self.params, jnp.asarray(_pad(np.asarray(x[s:e]), self.batch)),
-                     jnp.asarray(_pad(np.asarray(y[s:e]), self.batch)))
-      out.append(np.asarray(d)[:e - s])
+      d = self._dist(
+        self.params,
+        jnp.asarray(_pad(np.asarray(x[s:e]), self.batch)),
+        jnp.asarray(_pad(np.asarray(y[s:e]), self.batch)),
+      )
+      out.append(np.asarray(d)[: e - s])
     return np.concatenate(out)
 
   def pairwise(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -146,8 +148,9 @@ class Evaluator:
   groups (MixDL: 5) and reports the mean over groups and their std as 'lpips_subset_std'.
   """
 
-  def __init__(self, dataset, n: int = 100, net: str = "vgg", size: int | None = None, batch: int = 16,
-               subsets: int = 1):
+  def __init__(
+    self, dataset, n: int = 100, net: str = "vgg", size: int | None = None, batch: int = 16, subsets: int = 1
+  ):
     del dataset
     self.n, self.subsets = int(n), int(subsets)
     self.lpips = LPIPS(net, size, batch)

@@ -12,7 +12,7 @@ Exact search by one matrix product (||a||^2 - 2 a.b + ||b||^2), chunked over the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -43,8 +43,9 @@ def nearest(queries: jax.Array, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
   return idx.astype(jnp.int32), jnp.take_along_axis(d2, idx[:, None], 1)[:, 0]
 
 
-def nearest_chunked(queries: jax.Array, make_keys: Callable[[jax.Array], jax.Array], num_keys: int,
-                    chunk: int) -> tuple[jax.Array, jax.Array]:
+def nearest_chunked(
+  queries: jax.Array, make_keys: Callable[[jax.Array], jax.Array], num_keys: int, chunk: int
+) -> tuple[jax.Array, jax.Array]:
   """Exact top-1 of each query over `num_keys` keys produced `chunk` at a time; traceable (lax.scan).
 
   The one chunked search of the project (Adaptive IMLE's pool, which is regenerated, never stored).
@@ -77,10 +78,15 @@ def nearest_chunked(queries: jax.Array, make_keys: Callable[[jax.Array], jax.Arr
 
 def summarize(idx: np.ndarray, dist: np.ndarray) -> dict[str, float]:
   """Nearest indices [M] and distances [M] -> distinct_nn and the distance distribution."""
-  return {"distinct_nn": float(len(np.unique(idx))), "nn_dist_mean": float(dist.mean()),
-          "nn_dist_min": float(dist.min()), "nn_dist_median": float(np.median(dist)),
-          "nn_dist_p10": float(np.percentile(dist, 10)), "nn_dist_p90": float(np.percentile(dist, 90)),
-          "nn_dist_max": float(dist.max())}
+  return {
+    "distinct_nn": float(len(np.unique(idx))),
+    "nn_dist_mean": float(dist.mean()),
+    "nn_dist_min": float(dist.min()),
+    "nn_dist_median": float(np.median(dist)),
+    "nn_dist_p10": float(np.percentile(dist, 10)),
+    "nn_dist_p90": float(np.percentile(dist, 90)),
+    "nn_dist_max": float(dist.max()),
+  }
 
 
 def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) -> dict[str, float]:
@@ -88,7 +94,7 @@ def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) ->
   keys = jnp.asarray(train.reshape(len(train), -1), jnp.float32)
   idx, d2 = [], []
   for s in range(0, len(generated), chunk):
-    q = jnp.asarray(generated[s:s + chunk].reshape(-1, keys.shape[1]), jnp.float32)
+    q = jnp.asarray(generated[s : s + chunk].reshape(-1, keys.shape[1]), jnp.float32)
     i, d = nearest(q, keys)
     idx.append(np.asarray(i))
     d2.append(np.asarray(d))
@@ -100,22 +106,27 @@ def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) ->
   return summarize(idx, rms)
 
 
-def memorisation_in(space: str, generated: np.ndarray, train: np.ndarray, *, size: int | None = None,
-                    batch: int = 16) -> dict[str, float]:
+def memorisation_in(
+  space: str, generated: np.ndarray, train: np.ndarray, *, size: int | None = None, batch: int = 16
+) -> dict[str, float]:
   """Memorisation statistics in `space` (see SPACES); images uint8 or float in [-1, 1].
 
   size: resize side for the LPIPS spaces (None: as given) and Inception input side (None: 299).
   """
   if space == "pixel":
-    return memorisation(np.asarray(to_float(np.asarray(generated))) if generated.dtype == np.uint8
-                        else np.asarray(generated, np.float32), np.asarray(to_float(train)))
+    return memorisation(
+      np.asarray(to_float(np.asarray(generated))) if generated.dtype == np.uint8 else np.asarray(generated, np.float32),
+      np.asarray(to_float(train)),
+    )
   if space in ("lpips_vgg", "lpips_alex"):
     from fsgen.metrics.lpips import LPIPS  # pylint: disable=import-outside-toplevel
+
     d = LPIPS(space.split("_")[1], size, batch).pairwise(generated, train)  # LPIPS values [M, N]
     idx = np.argmin(d, axis=1)
     return summarize(idx, d[np.arange(len(d)), idx])
   if space == "inception":
     from fsgen.metrics import inception  # pylint: disable=import-outside-toplevel
+
     fg = inception.features(generated, size or inception.FID_SIZE, batch)
     ft = inception.features(train, size or inception.FID_SIZE, batch)
     idx, d2 = nearest(jnp.asarray(fg), jnp.asarray(ft))

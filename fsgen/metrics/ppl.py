@@ -28,8 +28,7 @@ def ppl_from_paths(paths: np.ndarray, lp: LPIPS) -> dict[str, float]:
   b = paths[:, 1:].reshape(-1, *paths.shape[2:])
   sub = lp.distance(a, b).reshape(p, t - 1) * scale
   end = lp.distance(paths[:, 0], paths[:, -1]) * scale
-  return {"ppl_mean": float(sub.mean()), "ppl_std": float(sub.std(axis=1).mean()),
-          "ppl_end": float(end.mean())}
+  return {"ppl_mean": float(sub.mean()), "ppl_std": float(sub.std(axis=1).mean()), "ppl_end": float(end.mean())}
 
 
 class Evaluator:
@@ -38,10 +37,12 @@ class Evaluator:
   `run(sample_fn, key)` needs `sample_fn.interpolate(key, n, ts)` (fsgen.metrics.Samplers attaches it
   when the method provides `interpolate(params, key, n, ts)`).
   """
+
   needs = ("interpolate",)
 
-  def __init__(self, dataset, n: int = 100, num_sub: int = 10, net: str = "vgg", size: int | None = None,
-               batch: int = 16):
+  def __init__(
+    self, dataset, n: int = 100, num_sub: int = 10, net: str = "vgg", size: int | None = None, batch: int = 16
+  ):
     del dataset
     self.n, self.num_sub = int(n), int(num_sub)
     self.lpips = LPIPS(net, size, batch)
@@ -49,7 +50,9 @@ class Evaluator:
   def run(self, sample_fn, key) -> dict[str, float]:
     interp = getattr(sample_fn, "interpolate", None)
     if interp is None:
-      raise ValueError("ppl needs latent interpolations: the method must provide "
-                       "interpolate(params, key, n, ts) -> [n, len(ts), H, W, C]")
+      raise ValueError(
+        "ppl needs latent interpolations: the method must provide "
+        "interpolate(params, key, n, ts) -> [n, len(ts), H, W, C]"
+      )
     ts = np.linspace(0.0, 1.0, self.num_sub + 1)
     return ppl_from_paths(np.asarray(interp(key, self.n, ts)), self.lpips)

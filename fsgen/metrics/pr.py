@@ -30,7 +30,7 @@ def knn_radii(feats: np.ndarray, k: int = 3, chunk: int = 1024) -> np.ndarray:
   f = jnp.asarray(feats, jnp.float32)
   out = []
   for s in range(0, len(f), chunk):
-    d = _sq_dists(f[s:s + chunk], f)
+    d = _sq_dists(f[s : s + chunk], f)
     out.append(np.asarray(jnp.sort(d, axis=1)[:, k]))  # column 0 is the point itself (distance 0)
   return np.concatenate(out)
 
@@ -41,7 +41,7 @@ def coverage(queries: np.ndarray, support: np.ndarray, radii: np.ndarray, chunk:
   r = jnp.asarray(radii, jnp.float32)
   inside = []
   for s in range(0, len(queries), chunk):
-    d = _sq_dists(jnp.asarray(queries[s:s + chunk], jnp.float32), s_)
+    d = _sq_dists(jnp.asarray(queries[s : s + chunk], jnp.float32), s_)
     inside.append(np.asarray(jnp.any(d <= r[None], axis=1)))
   return float(np.concatenate(inside).mean())
 
@@ -50,15 +50,18 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str
   """real [N, D], fake [M, D] features -> {'precision', 'recall'}."""
   if min(len(real), len(fake)) <= k:
     raise ValueError(f"precision_recall: need more than k={k} features per set, got {len(real)}, {len(fake)}")
-  return {"precision": coverage(fake, real, knn_radii(real, k)),
-          "recall": coverage(real, fake, knn_radii(fake, k))}
+  return {"precision": coverage(fake, real, knn_radii(real, k)), "recall": coverage(real, fake, knn_radii(fake, k))}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _vgg_fn(size: int):
   from fsgen.metrics.lpips import _params, prepare  # pylint: disable=import-outside-toplevel
-  from fsgen.nets.lpips import VGG16  # pylint: disable=import-outside-toplevel
-  from fsgen.nets.lpips import SCALE, SHIFT  # pylint: disable=import-outside-toplevel
+  from fsgen.nets.lpips import (  # pylint: disable=import-outside-toplevel
+    SCALE,
+    SHIFT,
+    VGG16,  # pylint: disable=import-outside-toplevel
+  )
+
   params = _params("vgg")["VGG16_0"]
 
   @jax.jit
@@ -73,7 +76,7 @@ def vgg_features(images: np.ndarray, size: int = 224, batch: int = 32) -> np.nda
   """[N, 512] relu5_3 global-average features of the LPIPS VGG16 backbone."""
   fn, out = _vgg_fn(size), []
   for s in range(0, len(images), batch):
-    chunk = np.asarray(images[s:s + batch])
+    chunk = np.asarray(images[s : s + batch])
     n = len(chunk)
     if n < batch:
       chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), chunk.dtype)])
@@ -84,8 +87,16 @@ def vgg_features(images: np.ndarray, size: int = 224, batch: int = 32) -> np.nda
 class Evaluator(inception.InceptionEvaluator):
   """Precision and recall of `n` generated images vs the training set (or `reference`), k = 3."""
 
-  def __init__(self, dataset, n: int = 5000, k: int = 3, features: str = "inception",
-               size: int | None = None, batch: int = 50, reference=None):
+  def __init__(
+    self,
+    dataset,
+    n: int = 5000,
+    k: int = 3,
+    features: str = "inception",
+    size: int | None = None,
+    batch: int = 50,
+    reference=None,
+  ):
     if features not in ("inception", "vgg"):
       raise ValueError(f"pr: features must be 'inception' or 'vgg', got {features!r}")
     size = size or (inception.FID_SIZE if features == "inception" else 224)
@@ -97,7 +108,10 @@ class Evaluator(inception.InceptionEvaluator):
       real, fake = self.reference(), self.generated(sample_fn, key)
     else:
       real = vgg_features(self._images, self.size, self.batch)
-      fake = np.concatenate([vgg_features(np.asarray(sample_fn(jax.random.fold_in(key, i), self.batch)),
-                                          self.size, self.batch)
-                             for i in range(-(-self.n // self.batch))])[:self.n]
+      fake = np.concatenate(
+        [
+          vgg_features(np.asarray(sample_fn(jax.random.fold_in(key, i), self.batch)), self.size, self.batch)
+          for i in range(-(-self.n // self.batch))
+        ]
+      )[: self.n]
     return precision_recall(real, fake, self.k)

@@ -48,6 +48,7 @@ def _norm(kind: str, h: jax.Array, train: bool) -> jax.Array:
 
 class InfoGANEncoder(nn.Module):
   """[B, R, R, C] -> [B, out] (unit rows when `unit`); R divisible by 4."""
+
   out: int = 32
   width: int = 64
   hidden: int = 1024
@@ -68,6 +69,7 @@ class InfoGANEncoder(nn.Module):
 
 class InfoGANDecoder(nn.Module):
   """[B, D] -> [B, R, R, C] in [-1, 1]."""
+
   resolution: int = 28
   channels: int = 1
   width: int = 64
@@ -86,6 +88,7 @@ class InfoGANDecoder(nn.Module):
 
 class DCGANEncoder(nn.Module):
   """[B, R, R, C] -> [B, out]: stride-2 4x4 convs down to 4x4, then FC (R in 16..128)."""
+
   out: int = 512
   width: int = 64
   unit: bool = True
@@ -106,6 +109,7 @@ class DCGANEncoder(nn.Module):
 
 class DCGANDecoder(nn.Module):
   """fsgen.nets.dcgan.Generator with the common `train` argument (it has no batch statistics)."""
+
   resolution: int = 64
   channels: int = 3
   width: int = 64
@@ -121,10 +125,15 @@ def build(arch: str, *, resolution: int, channels: int, latent_dim: int, width: 
   if arch == "infogan":
     if resolution % 4:
       raise ValueError(f"the InfoGAN autoencoder needs a resolution divisible by 4, got {resolution}")
-    return (InfoGANEncoder(out=latent_dim, width=width), InfoGANDecoder(resolution, channels, width),
-            InfoGANEncoder(out=1, width=width, unit=False, norm="pixel"))
+    return (
+      InfoGANEncoder(out=latent_dim, width=width),
+      InfoGANDecoder(resolution, channels, width),
+      InfoGANEncoder(out=1, width=width, unit=False, norm="pixel"),
+    )
   if arch == "dcgan":
-    return (DCGANEncoder(out=latent_dim, width=width),
-            DCGANDecoder(resolution=resolution, channels=channels, width=width),
-            DCGANEncoder(out=1, width=width, unit=False, norm="pixel"))
+    return (
+      DCGANEncoder(out=latent_dim, width=width),
+      DCGANDecoder(resolution=resolution, channels=channels, width=width),
+      DCGANEncoder(out=1, width=width, unit=False, norm="pixel"),
+    )
   raise ValueError(f"unknown autoencoder architecture {arch!r} (known: infogan, dcgan)")

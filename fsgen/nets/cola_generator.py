@@ -56,8 +56,7 @@ class ConditionalBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, h, t, train: bool):
-    h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, use_scale=False,
-                     use_bias=False)(h)
+    h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, use_scale=False, use_bias=False)(h)
     c = h.shape[-1]
     gain = nn.Dense(c, kernel_init=nn.initializers.zeros, name="gain")(t)
     bias = nn.Dense(c, kernel_init=nn.initializers.zeros, name="bias")(t)
@@ -84,6 +83,7 @@ class CondResBlock(nn.Module):
 class CGANGenerator(nn.Module):
   """Residual generator with conditional BN on the class part z[:, :cond_dim] (3 up-blocks if R % 8 == 0,
   else 2; R = 32 starts at 4x4 as in Mimicry, R = 28 at 7x7)."""
+
   cond_dim: int
   resolution: int = 32
   channels: int = 3
@@ -94,7 +94,7 @@ class CGANGenerator(nn.Module):
     _check_resolution(self.resolution)
     ups = 3 if self.resolution % 8 == 0 else 2
     s, c = self.resolution // 2**ups, 4 * self.width
-    t = z[:, :self.cond_dim]
+    t = z[:, : self.cond_dim]
     h = nn.Dense(s * s * c)(z).reshape(z.shape[0], s, s, c)
     for _ in range(ups):
       h = CondResBlock(c)(h, t, train)

@@ -51,5 +51,5 @@ class Discriminator(nn.Module):
   def __call__(self, x):
     """x [B, R, R, C] -> logits [B]."""
     for i in range(_levels(self.resolution)):
-      x = nn.leaky_relu(nn.Conv(self.width * 2 ** i, (4, 4), strides=2, padding=((1, 1), (1, 1)))(x), 0.2)
+      x = nn.leaky_relu(nn.Conv(self.width * 2**i, (4, 4), strides=2, padding=((1, 1), (1, 1)))(x), 0.2)
     return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]

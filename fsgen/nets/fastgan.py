@@ -52,6 +52,7 @@ def small_resolution(resolution: int) -> int:
 
 class SNConv(nn.Module):
   """Spectral-normalised conv, weights N(0, 0.02)."""
+
   features: int
   kernel: int = 3
   strides: int = 1
@@ -61,8 +62,14 @@ class SNConv(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     pad = self.padding if isinstance(self.padding, str) else [(self.padding, self.padding)] * 2
-    conv = nn.Conv(self.features, (self.kernel, self.kernel), strides=self.strides, padding=pad,
-                   use_bias=self.use_bias, kernel_init=nn.initializers.normal(0.02))
+    conv = nn.Conv(
+      self.features,
+      (self.kernel, self.kernel),
+      strides=self.strides,
+      padding=pad,
+      use_bias=self.use_bias,
+      kernel_init=nn.initializers.normal(0.02),
+    )
     return nn.SpectralNorm(conv, collection_name=SPECTRAL)(x, update_stats=train)
 
 
@@ -104,7 +111,6 @@ def avg_pool_to(x, size: int):
 
 
 class NoiseInjection(nn.Module):
-
   @nn.compact
   def __call__(self, x):
     noise = jax.random.normal(self.make_rng("noise"), x.shape[:3] + (1,), x.dtype)
@@ -139,6 +145,7 @@ class SLE(nn.Module):
 
 class Generator(nn.Module):
   """z [B, Z] -> (image [B, R, R, C], small image [B, S, S, C]) (+ features); rngs={'noise': key}."""
+
   resolution: int = 256
   channels: int = 3
   z_dim: int = 256
@@ -191,6 +198,7 @@ class DownBlockComp(nn.Module):
 
 class Decoder(nn.Module):
   """[B, h, w, C] -> AdaptiveAvgPool 8 -> up blocks to `out_res` -> conv3x3 -> tanh [B, out_res, out_res, ch]."""
+
   out_res: int
   channels: int
   width: int
@@ -214,6 +222,7 @@ def crop_quadrant(x, part):
 class Discriminator(nn.Module):
   """(image [B, R, R, C], small [B, S, S, C]) -> {"logit": [B, 50], "sim": [B, P], "patches": [...]}
   (+ "recon": (whole from big path, whole from small path, quadrant) when `part` is given)."""
+
   resolution: int = 256
   channels: int = 3
   width: int = 64
@@ -241,26 +250,28 @@ class Discriminator(nn.Module):
     logit_small = SNConv(1, 4, padding="VALID")(s, train)
     logit = jnp.concatenate([logit_big.reshape(big.shape[0], -1), logit_small.reshape(big.shape[0], -1)], 1)
     sim = SNDense(self.proj_dim, name="sim_linear")(feats[8].reshape(big.shape[0], -1), train)
-    patches = [SNConv(1, 3, use_bias=True, name=f"patch_head{r}")(feats[r], train)[..., 0]
-               for r in (32, 16) if r in feats]
+    patches = [
+      SNConv(1, 3, use_bias=True, name=f"patch_head{r}")(feats[r], train)[..., 0] for r in (32, 16) if r in feats
+    ]
     out = {"logit": logit, "sim": sim, "patches": patches}
     if part is not None:
       dec_res = small_resolution(self.resolution)
-      out["recon"] = (Decoder(dec_res, self.channels, self.width, name="dec_big")(feats[8], train),
-                      Decoder(dec_res, self.channels, self.width, name="dec_small")(s, train),
-                      Decoder(dec_res, self.channels, self.width, name="dec_part")(
-                          crop_quadrant(feats[16], part), train))
+      out["recon"] = (
+        Decoder(dec_res, self.channels, self.width, name="dec_big")(feats[8], train),
+        Decoder(dec_res, self.channels, self.width, name="dec_small")(s, train),
+        Decoder(dec_res, self.channels, self.width, name="dec_part")(crop_quadrant(feats[16], part), train),
+      )
     return out
 
 
 def reconstruction_loss(recon, real, part, lpips_params=None):
   """FastGAN's self-supervised reconstruction term on reals [B, R, R, C] (FastGAN Eq. 2): scalar.
 
-  Each of the three decoder outputs [B, r, r, C] (whole image from the 8x8 map, whole image from the small
-  path, quadrant `part` from the 16x16 map) is compared with the real image (or its quadrant) resized to r.
-  With lpips_params (the lpips_vgg asset): LPIPS-VGG summed over the batch, as the official trainer
-  (`percept(rec, F.interpolate(real, r)).sum()`); without: the mean L1 error (a cheap option for CPU runs:
-the light 64 px MixDL/FastGAN step took 3.1 s with LPIPS and 0.33 s with L1 on the 2-core CPU).
+    Each of the three decoder outputs [B, r, r, C] (whole image from the 8x8 map, whole image from the small
+    path, quadrant `part` from the 16x16 map) is compared with the real image (or its quadrant) resized to r.
+    With lpips_params (the lpips_vgg asset): LPIPS-VGG summed over the batch, as the official trainer
+    (`percept(rec, F.interpolate(real, r)).sum()`); without: the mean L1 error (a cheap option for CPU runs:
+  the light 64 px MixDL/FastGAN step took 3.1 s with LPIPS and 0.33 s with L1 on the 2-core CPU).
   """
   size = recon[0].shape[1]
   resize = lambda x: jax.image.resize(x, (x.shape[0], size, size, x.shape[3]), "bilinear", antialias=True)

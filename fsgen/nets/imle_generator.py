@@ -70,6 +70,7 @@ def noise_shapes(spec: str) -> list[tuple[int, int, int]]:
 
 class Mapping(nn.Module):
   """z [B, D] -> w [B, D]: PixelNorm then `layers` x (Dense + LeakyReLU 0.2)."""
+
   layers: int = 8
 
   @nn.compact
@@ -82,6 +83,7 @@ class Mapping(nn.Module):
 
 class DecBlock(nn.Module):
   """One official DecBlock at resolution `res`: [upsample] -> noise -> AdaIN -> bottleneck residual."""
+
   res: int
   up_from: int
   width: int
@@ -118,6 +120,7 @@ class Generator(nn.Module):
   blocks: a `dec_blocks` string (OFFICIAL_BLOCKS_256 or `blocks_for(res)`); its last resolution is R.
   width: channels at every resolution (official 384); bottleneck: width * 0.25 (official 96).
   """
+
   blocks: str = OFFICIAL_BLOCKS_256
   width: int = 384
   map_layers: int = 8
@@ -130,8 +133,7 @@ class Generator(nn.Module):
     blocks = parse_blocks(self.blocks)
     res_index = {r: i for i, r in enumerate(noise_resolutions(self.blocks))}
     if len(noise) != len(res_index):
-      raise ValueError(f"generator needs {len(res_index)} noise maps (resolutions {list(res_index)}), "
-                       f"got {len(noise)}")
+      raise ValueError(f"generator needs {len(res_index)} noise maps (resolutions {list(res_index)}), got {len(noise)}")
     w = Mapping(self.map_layers)(z)
     const = self.param("const", nn.initializers.normal(1.0), (1, 1, 1, self.width))
     x = jnp.tile(const, (z.shape[0], 1, 1, 1))
@@ -147,8 +149,7 @@ class Generator(nn.Module):
 def draw_latents(key: jax.Array, n: int, z_dim: int, blocks: str) -> tuple[jax.Array, list[jax.Array]]:
   """Fresh N(0, 1) latents: z [n, z_dim] and noise maps [n, r, r, 1] per resolution."""
   kz, *kn = jax.random.split(key, 1 + len(noise_shapes(blocks)))
-  return (jax.random.normal(kz, (n, z_dim)),
-          [jax.random.normal(k, (n, *s)) for k, s in zip(kn, noise_shapes(blocks))])
+  return (jax.random.normal(kz, (n, z_dim)), [jax.random.normal(k, (n, *s)) for k, s in zip(kn, noise_shapes(blocks))])
 
 
 def latents_from_ids(pool_key: jax.Array, ids: jax.Array, z_dim: int, blocks: str):

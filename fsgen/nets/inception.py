@@ -14,7 +14,7 @@ defined at 299.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -25,6 +25,7 @@ BN_EPS = 1e-3
 
 class ConvBN(nn.Module):
   """conv (no bias) -> (x - mean) / sqrt(var + 1e-3) + beta -> ReLU. Params kernel [kh, kw, in, out] (HWIO)."""
+
   features: int
   kernel: tuple[int, int] = (1, 1)
   strides: int = 1
@@ -32,13 +33,13 @@ class ConvBN(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                        (*self.kernel, x.shape[-1], self.features))
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (*self.kernel, x.shape[-1], self.features))
     beta = self.param("beta", nn.initializers.zeros, (self.features,))
     mean = self.param("mean", nn.initializers.zeros, (self.features,))
     var = self.param("var", nn.initializers.ones, (self.features,))
-    y = jax.lax.conv_general_dilated(x, kernel, (self.strides, self.strides), self.padding,
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = jax.lax.conv_general_dilated(
+      x, kernel, (self.strides, self.strides), self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     return nn.relu((y - mean) * jax.lax.rsqrt(var + BN_EPS) + beta)
 
 
@@ -52,6 +53,7 @@ def _max_pool3_s2(x):
 
 class BlockA(nn.Module):
   """mixed, mixed_1, mixed_2 (Mixed_5b/c/d): 35x35, out 224 + pool_features."""
+
   pool_features: int
 
   @nn.compact
@@ -77,6 +79,7 @@ class BlockB(nn.Module):
 
 class BlockC(nn.Module):
   """mixed_4..mixed_7 (Mixed_6b..6e): 17x17 with factorised 1x7 / 7x1 convs, out 768."""
+
   channels_7x7: int
 
   @nn.compact
@@ -106,6 +109,7 @@ class BlockD(nn.Module):
 
 class BlockE(nn.Module):
   """mixed_9, mixed_10 (Mixed_7b/c): 8x8, out 2048; mixed_10 max-pools its pool tower."""
+
   max_pool: bool = False
 
   @nn.compact
@@ -130,6 +134,7 @@ class InceptionV3(nn.Module):
 
   `taps` may name blocks such as 'mixed_7' (sFID's Mixed_6e, [B, 17, 17, 768] at 299 px).
   """
+
   taps: Sequence[str] = ()
 
   @nn.compact
@@ -142,10 +147,19 @@ class InceptionV3(nn.Module):
     x = ConvBN(80, name="conv_3")(x)
     x = ConvBN(192, (3, 3), 1, "VALID", name="conv_4")(x)
     x = _max_pool3_s2(x)
-    blocks = [BlockA(32, name="mixed"), BlockA(64, name="mixed_1"), BlockA(64, name="mixed_2"),
-              BlockB(name="mixed_3"), BlockC(128, name="mixed_4"), BlockC(160, name="mixed_5"),
-              BlockC(160, name="mixed_6"), BlockC(192, name="mixed_7"), BlockD(name="mixed_8"),
-              BlockE(False, name="mixed_9"), BlockE(True, name="mixed_10")]
+    blocks = [
+      BlockA(32, name="mixed"),
+      BlockA(64, name="mixed_1"),
+      BlockA(64, name="mixed_2"),
+      BlockB(name="mixed_3"),
+      BlockC(128, name="mixed_4"),
+      BlockC(160, name="mixed_5"),
+      BlockC(160, name="mixed_6"),
+      BlockC(192, name="mixed_7"),
+      BlockD(name="mixed_8"),
+      BlockE(False, name="mixed_9"),
+      BlockE(True, name="mixed_10"),
+    ]
     for block in blocks:
       x = block(x)
       if block.name in self.taps:

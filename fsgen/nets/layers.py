@@ -21,6 +21,7 @@ class SubPixelUp(nn.Module):
   Same output shape as a stride-2 transposed convolution, but its weight gradient is an ordinary conv,
   which is about 15x faster on XLA:CPU (see DESIGN.md and bench/step_speed.py).
   """
+
   features: int
 
   @nn.compact

@@ -58,6 +58,7 @@ class AlexNet(nn.Module):
 
 class _Lin(nn.Module):
   """The 1x1 linear head of one layer, stored as a conv kernel [1, 1, C, 1]; returns its weights [C]."""
+
   channels: int
 
   @nn.compact
@@ -81,6 +82,7 @@ def normalize(tap: jax.Array, eps: float = 1e-10) -> jax.Array:
 
 class LPIPSNet(nn.Module):
   """x [B, H, W, 3] in [-1, 1] -> 5 feature-form layers [B, H_l, W_l, C_l] (see module docstring)."""
+
   net: str = "vgg"
 
   @nn.compact

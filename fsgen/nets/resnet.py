@@ -19,6 +19,7 @@ def _bn(train: bool, name: str | None = None) -> nn.BatchNorm:
 
 class BasicBlock(nn.Module):
   """Two 3x3 convs with BN; shortcut "B" (1x1 conv + BN) or "A" (strided identity, zero-padded channels)."""
+
   features: int
   stride: int = 1
   shortcut: str = "B"
@@ -31,7 +32,7 @@ class BasicBlock(nn.Module):
     h = _bn(train)(h)
     if self.stride != 1 or x.shape[-1] != self.features:
       if self.shortcut == "A":
-        x = x[:, ::self.stride, ::self.stride, :]
+        x = x[:, :: self.stride, :: self.stride, :]
         extra = self.features - x.shape[-1]
         x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
       else:
@@ -46,6 +47,7 @@ class ResNet18Encoder(nn.Module):
   x [B, H, W, C] in [-1, 1] -> (E1: L2-normalised embedding [B, embed_dim], E2: rotation logits [B, 4]).
   width 64 is the standard ResNet-18 (11M params); smaller widths serve CPU presets and tests.
   """
+
   embed_dim: int = 10
   width: int = 64
   blocks: tuple[int, ...] = (2, 2, 2, 2)
@@ -69,6 +71,7 @@ class ResNet20(nn.Module):
 
   x [B, H, W, C] in [-1, 1] -> logits [B, num_classes]. `width` scales the channels (16 = the paper's).
   """
+
   num_classes: int = 10
   width: int = 16
   blocks_per_stage: int = 3

@@ -40,7 +40,7 @@ def channels_at(res: int, channel_base: int, channel_max: int) -> int:
 
 def _levels(resolution: int) -> int:
   log = int(round(math.log2(resolution)))
-  if 2 ** log != resolution or resolution < 16:
+  if 2**log != resolution or resolution < 16:
     raise ValueError(f"StyleGAN2 nets need a power-of-two resolution >= 16, got {resolution}")
   return log - 2
 
@@ -68,6 +68,7 @@ def _conv(x, w):
 
 class EqualDense(nn.Module):
   """Equalised-learning-rate dense layer: weights N(0, 1) / lr_mul, scaled by lr_mul / sqrt(fan_in)."""
+
   features: int
   lr_mul: float = 1.0
   bias_init: float = 0.0
@@ -85,6 +86,7 @@ class EqualDense(nn.Module):
 
 class EqualConv(nn.Module):
   """Equalised-learning-rate conv [B, H, W, Cin] -> [B, H, W, features], SAME padding."""
+
   features: int
   kernel: int = 3
   use_bias: bool = True
@@ -93,7 +95,7 @@ class EqualConv(nn.Module):
   def __call__(self, x):
     cin = x.shape[-1]
     w = self.param("kernel", nn.initializers.normal(1.0), (self.kernel, self.kernel, cin, self.features))
-    y = _conv(x, w / math.sqrt(cin * self.kernel ** 2))
+    y = _conv(x, w / math.sqrt(cin * self.kernel**2))
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,))
     return y
@@ -101,6 +103,7 @@ class EqualConv(nn.Module):
 
 class ConvAct(nn.Module):
   """EqualConv (optionally after 2x average-pool downsampling) + FusedLeakyReLU."""
+
   features: int
   kernel: int = 3
   down: bool = False
@@ -119,6 +122,7 @@ class ModConv(nn.Module):
   y = conv(x * s, weight) * d with s = A(w) (affine, bias 1) and d = 1 / sqrt(sum_{k,i} (weight s_i)^2 + 1e-8)
   (StyleGAN2 Eqs. 1-3, non-fused form). `up` doubles H and W first.
   """
+
   features: int
   kernel: int = 3
   demodulate: bool = True
@@ -129,7 +133,7 @@ class ModConv(nn.Module):
     cin = x.shape[-1]
     s = EqualDense(cin, bias_init=1.0, name="style")(w)
     weight = self.param("kernel", nn.initializers.normal(1.0), (self.kernel, self.kernel, cin, self.features))
-    weight = weight / math.sqrt(cin * self.kernel ** 2)
+    weight = weight / math.sqrt(cin * self.kernel**2)
     if self.up:
       x = upsample2x(x)
     y = _conv(x * s[:, None, None, :], weight)
@@ -141,6 +145,7 @@ class ModConv(nn.Module):
 
 class StyledConv(nn.Module):
   """ModConv + per-pixel noise (learned strength, init 0; rng stream 'noise') + FusedLeakyReLU."""
+
   features: int
   up: bool = False
 
@@ -164,6 +169,7 @@ class ToRGB(nn.Module):
 
 class Generator(nn.Module):
   """StyleGAN2 generator; see the module docstring. Needs rngs={'noise': key} when applied."""
+
   resolution: int = 256
   channels: int = 3
   z_dim: int = 512
@@ -186,9 +192,12 @@ class Generator(nn.Module):
   def setup(self):
     levels = _levels(self.resolution)
     ch = lambda r: channels_at(r, self.channel_base, self.channel_max)
-    self.mapping = [EqualDense(self.w_dim, lr_mul=self.lr_mlp, use_bias=False, name=f"map{i}") for i in range(self.n_mlp)]
-    self.mapping_bias = [self.param(f"map{i}_act_bias", nn.initializers.zeros, (self.w_dim,))
-                         for i in range(self.n_mlp)]
+    self.mapping = [
+      EqualDense(self.w_dim, lr_mul=self.lr_mlp, use_bias=False, name=f"map{i}") for i in range(self.n_mlp)
+    ]
+    self.mapping_bias = [
+      self.param(f"map{i}_act_bias", nn.initializers.zeros, (self.w_dim,)) for i in range(self.n_mlp)
+    ]
     self.const = self.param("const", nn.initializers.normal(1.0), (4, 4, ch(4)))
     self.conv4 = StyledConv(ch(4))
     self.rgb4 = ToRGB(self.channels)
@@ -231,6 +240,7 @@ class Generator(nn.Module):
 
 class ResBlock(nn.Module):
   """(conv3x3 -> down + conv3x3) + (down + 1x1, no bias), divided by sqrt 2. Returns (out, conv1, conv2)."""
+
   features: int
 
   @nn.compact
@@ -259,12 +269,13 @@ class Discriminator(nn.Module):
 
   __call__(x [B, R, R, C]) -> {"logit": [B], "sim": [B, P], "patches": [[B, h, w], ...]}.
   """
+
   resolution: int = 256
   channel_base: int = 32768
   channel_max: int = 512
   mbstd_group: int = 4
-  proj_dim: int = 0          # 0 = ch(4), as MixDL's sim_linear (512 -> 512)
-  patch_lrelu: bool = True   # CDC/MixDL quirk: fused leaky ReLU on the patch logits
+  proj_dim: int = 0  # 0 = ch(4), as MixDL's sim_linear (512 -> 512)
+  patch_lrelu: bool = True  # CDC/MixDL quirk: fused leaky ReLU on the patch logits
 
   @nn.compact
   def __call__(self, x):

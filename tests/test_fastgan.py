@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from fsgen.losses import perceptual
 from fsgen.nets import fastgan as fg
 
 KEY = jax.random.key(0)
@@ -28,7 +29,7 @@ def test_generator_and_discriminator_shapes(res):
   assert out["logit"].shape == (3, 50) and out["sim"].shape == (3, 6)
   assert [p.shape[1] for p in out["patches"]] == [32, 16]
   assert all(r.shape == (3, res // 2, res // 2, 3) for r in out["recon"])
-  loss = fg.reconstruction_loss(out["recon"], big, 3)
+  loss = perceptual.reconstruction_loss(out["recon"], big, 3)
   assert loss.shape == () and float(loss) > 0
 
 
@@ -86,10 +87,10 @@ def test_reconstruction_loss_lpips_vgg_is_zero_on_targets_and_trains_the_decoder
   real = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3), minval=-1.0, maxval=1.0)
   resize = lambda x: jax.image.resize(x, (2, 16, 16, 3), "bilinear", antialias=True)
   exact = (resize(real), resize(real), resize(fg.crop_quadrant(real, 3)))
-  assert float(fg.reconstruction_loss(exact, real, 3, params)) < 1e-6
+  assert float(perceptual.reconstruction_loss(exact, real, 3, params)) < 1e-6
   noisy = tuple(e + 0.3 * jax.random.normal(jax.random.key(i), e.shape) for i, e in enumerate(exact))
-  loss, grads = jax.value_and_grad(lambda r: fg.reconstruction_loss(r, real, 3, params))(noisy)
-  one = fg.reconstruction_loss(tuple(n[:1] for n in noisy), real[:1], 3, params)  # sums over the batch
+  loss, grads = jax.value_and_grad(lambda r: perceptual.reconstruction_loss(r, real, 3, params))(noisy)
+  one = perceptual.reconstruction_loss(tuple(n[:1] for n in noisy), real[:1], 3, params)  # sums over the batch
   assert float(loss) > float(one) > 0
   assert all(np.isfinite(np.asarray(g)).all() and float(jnp.abs(g).max()) > 0 for g in grads)
-  assert float(fg.reconstruction_loss(noisy, real, 3)) > 0  # the L1 option
+  assert float(perceptual.reconstruction_loss(noisy, real, 3)) > 0  # the L1 option

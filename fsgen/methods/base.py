@@ -82,3 +82,26 @@ class Method(abc.ABC):
 
   @abc.abstractmethod
   def sample(self, params, key: jax.Array, n: int) -> jax.Array: ...
+
+
+def warm_start(params: dict, prior: State | None, nets=None) -> dict:
+  """params with the networks `nets` (default: all of params) taken from `prior["params"]`.
+
+  `prior` is the restored state of config.init_from (numpy leaves) or None (then params is returned).
+  Each taken network must have the same tree structure and shapes as the freshly built one; a mismatch
+  is a one-line error naming the network.
+  """
+  if prior is None:
+    return params
+  out = dict(params)
+  for net in params if nets is None else nets:
+    if net not in prior.get("params", {}):
+      raise ValueError(f"config.init_from has no network {net!r} (it has {', '.join(prior.get('params', {}))})")
+    new = jax.tree.map(jax.numpy.asarray, prior["params"][net])
+    same = jax.tree.structure(new) == jax.tree.structure(params[net]) and all(
+      a.shape == b.shape for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(params[net]))
+    )
+    if not same:
+      raise ValueError(f"config.init_from: network {net!r} differs in structure or shapes from this config's")
+    out[net] = new
+  return out

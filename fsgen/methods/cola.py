@@ -32,6 +32,7 @@ from fsgen import configs, optim
 from fsgen.data.batches import draw_indices
 from fsgen.data.preprocess import to_float
 from fsgen.losses.laplacian_pyramid import laplacian_pyramid_loss
+from fsgen.losses.perceptual import perceptual_loss, vgg_params
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase
 from fsgen.nets import cola_generator
@@ -112,27 +113,6 @@ def sample_codes(
   eps = jax.random.normal(ke, (n, d))
   z = mixture["mean"][clusters] + scale * jnp.einsum("nij,nj->ni", mixture["chol"][clusters], eps)
   return renormalise(z, k) if renormalise_blocks else z
-
-
-def vgg_params():
-  """ImageNet VGG16 backbone params (the LPIPS-VGG asset of fsgen.assets), for the Eq. 4 loss."""
-  from fsgen import assets  # pylint: disable=import-outside-toplevel
-
-  return assets.load("lpips_vgg")["VGG16_0"]
-
-
-def perceptual_loss(vgg, x, y):
-  """Eq. 4: |x - x'| + sum_l |l_l(x) - l_l(x')| (means) over the ImageNet-VGG16 taps relu1_2, relu2_2,
-  relu3_3, relu4_3 and relu5_3 (the paper does not list its layers; these are LPIPS's). x, y [B, H, W, C]
-  in [-1, 1]; gray images are repeated to RGB; vgg: params of fsgen.nets.lpips.VGG16."""
-  from fsgen.nets import lpips  # pylint: disable=import-outside-toplevel
-
-  def taps(v):
-    v = jnp.repeat(v, 3, axis=-1) if v.shape[-1] == 1 else v
-    v = (v - jnp.asarray(lpips.SHIFT)) / jnp.asarray(lpips.SCALE)
-    return lpips.VGG16().apply({"params": vgg}, v)
-
-  return jnp.mean(jnp.abs(x - y)) + sum(jnp.mean(jnp.abs(a - b)) for a, b in zip(taps(x), taps(y)))
 
 
 class Method(BaseMethod):

@@ -37,10 +37,10 @@ from fsgen.data.diffaug import diff_augment
 from fsgen.latent import slerp
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
 from fsgen.losses.mixup_distance import layerwise_mixup_distance, mixing_coefficients, mixup_distance
+from fsgen.losses.perceptual import reconstruction_loss
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase
 from fsgen.methods.mixdl_backbones import BACKBONES, StyleGAN2Backbone
-from fsgen.nets import fastgan
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
 
@@ -210,7 +210,7 @@ class Method(BaseMethod):
     if "recon" not in out:
       return 0.0
     lpips_params = state["frozen"]["lpips"] if self.hp.recon_loss == "lpips_vgg" else None
-    metrics["D/recon"] = fastgan.reconstruction_loss(out["recon"], real[0], part, lpips_params)
+    metrics["D/recon"] = reconstruction_loss(out["recon"], real[0], part, lpips_params)
     return self.hp.recon_weight * metrics["D/recon"]
 
   def d_mix_step(self, state, data, key):

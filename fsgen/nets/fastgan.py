@@ -20,7 +20,8 @@ its power-iteration vectors live in the "spectral" collection, updated only in t
 Departures: BatchNorm always uses the batch statistics and keeps no running averages (the official trainer
 never switches to eval mode, so its running averages are never used); tanh on both outputs at every size
 (FastGAN applies it only at 1024 px; its issues #9/#11 say it does not matter). As in FastGAN: nearest
-upsampling (no transposed conv), LPIPS-VGG reconstruction loss (L1 as an option, `reconstruction_loss`).
+upsampling (no transposed conv), LPIPS-VGG reconstruction loss (L1 as an option; the loss is
+`fsgen.losses.perceptual.reconstruction_loss`).
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from fsgen.nets.lpips import lpips
 
 _MULT = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
 SPECTRAL = "spectral"
@@ -262,20 +261,3 @@ class Discriminator(nn.Module):
         Decoder(dec_res, self.channels, self.width, name="dec_part")(crop_quadrant(feats[16], part), train),
       )
     return out
-
-
-def reconstruction_loss(recon, real, part, lpips_params=None):
-  """FastGAN's self-supervised reconstruction term on reals [B, R, R, C] (FastGAN Eq. 2): scalar.
-
-    Each of the three decoder outputs [B, r, r, C] (whole image from the 8x8 map, whole image from the small
-    path, quadrant `part` from the 16x16 map) is compared with the real image (or its quadrant) resized to r.
-    With lpips_params (the lpips_vgg asset): LPIPS-VGG summed over the batch, as the official trainer
-    (`percept(rec, F.interpolate(real, r)).sum()`); without: the mean L1 error (a cheap option for CPU runs:
-  the light 64 px MixDL/FastGAN step took 3.1 s with LPIPS and 0.33 s with L1 on the 2-core CPU).
-  """
-  size = recon[0].shape[1]
-  resize = lambda x: jax.image.resize(x, (x.shape[0], size, size, x.shape[3]), "bilinear", antialias=True)
-  targets = (resize(real), resize(real), resize(crop_quadrant(real, part)))
-  if lpips_params is not None:
-    return sum(jnp.sum(lpips(lpips_params, r, t)) for r, t in zip(recon, targets))
-  return sum(jnp.mean(jnp.abs(r - t)) for r, t in zip(recon, targets))

@@ -75,6 +75,13 @@ class _NetLin(nn.Module):
     return _Lin(self.channels, name="Conv_0")()
 
 
+def vgg_input(x: jax.Array) -> jax.Array:
+  """LPIPS/torchvision input scaling of x [B, H, W, C] in [-1, 1]: (x - SHIFT) / SCALE, gray repeated to RGB."""
+  if x.shape[-1] == 1:
+    x = jnp.repeat(x, 3, axis=-1)
+  return (x - jnp.asarray(SHIFT)) / jnp.asarray(SCALE)
+
+
 def normalize(tap: jax.Array, eps: float = 1e-10) -> jax.Array:
   """Unit-normalises [B, H, W, C] over channels (LPIPS eq. 1)."""
   return tap / (jnp.sqrt(jnp.sum(tap**2, axis=-1, keepdims=True)) + eps)
@@ -87,7 +94,7 @@ class LPIPSNet(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    x = (x - jnp.asarray(SHIFT)) / jnp.asarray(SCALE)
+    x = vgg_input(x)
     if self.net == "vgg":
       taps = VGG16(name="VGG16_0")(x)
     elif self.net == "alex":

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from fsgen import assets
+from fsgen import asset_convert, assets, torch_files
 
 
 @pytest.mark.parametrize(
@@ -95,8 +95,8 @@ def test_restricted_unpicklers_refuse_code():
 
   payload = pickle.dumps({"a": Evil()})
   with pytest.raises(pickle.UnpicklingError, match="refusing"):
-    assets.read_numpy_pickle(payload)
+    torch_files.read_numpy_pickle(payload)
   with pytest.raises(pickle.UnpicklingError, match="refusing"):
-    assets._TorchUnpickler(__import__("io").BytesIO(payload), None).load()  # pylint: disable=protected-access
+    torch_files._TorchUnpickler(__import__("io").BytesIO(payload), None).load()  # pylint: disable=protected-access
   tree = {"a": {"b": np.arange(3, dtype=np.float32)}}
-  assert assets.flatten(assets.read_numpy_pickle(pickle.dumps(tree)))["a/b"].tolist() == [0, 1, 2]
+  assert asset_convert.flatten(torch_files.read_numpy_pickle(pickle.dumps(tree)))["a/b"].tolist() == [0, 1, 2]

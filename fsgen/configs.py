@@ -82,6 +82,7 @@ def loop_defaults() -> ml_collections.ConfigDict:
       distributed=False,  # call jax.distributed.initialize() for multi-host runs
       init_from="",  # workdir of an earlier stage whose state is handed to method.init
       progress=True,
+      dtype="float32",  # compute dtype of every network ("bfloat16": float32 params, bf16 compute)
       evals={},
     )
   )

@@ -87,13 +87,12 @@ def evaluate(
     evals[m] = {"type": m, "every": 1, **kw}
   evaluators = fsmetrics.build_all(evals, dataset)
   key = jax.random.key(seed)
-  results, seconds = {}, {}
   samplers = fsmetrics.Samplers(method, evaluators, chunk=sample_batch)
-  for name, ev in evaluators.items():
-    fn = samplers.for_evaluator(ev, params)
+  results, seconds = {}, {}
+  cache: dict = {}  # one key and one cache: fid, kid and pr share one pass of generated Inception features
+  for name, ev in evaluators.items():  # one evaluator at a time, to time each
     t0 = time.time()
-    # One key for all: fid, kid and pr then share one pass of generated features (see inception.py).
-    results[name] = ev.run(fn, key)
+    results.update(fsmetrics.evaluate(samplers, {name: ev}, params, key, cache=cache))
     seconds[name] = round(time.time() - t0, 2)
   out = {
     **results,

@@ -7,8 +7,10 @@ import json
 import jax
 import pytest
 
-from fsgen import checkpoint, configs, methods
+from experiments import configs
+from fsgen import checkpoint, methods
 from fsgen import data as fsdata
+from fsgen.data.info import DataInfo
 
 from conftest import ROOT
 
@@ -22,10 +24,11 @@ def workdir(tmp_path_factory):
   wd = tmp_path_factory.mktemp("run")
   c = configs.load("quickstart:test")
   c.devices, c.progress = 1, False
-  method = methods.build(c)
   data = fsdata.load(c.data)
+  info = DataInfo.of(data, c.batch_size)
+  method = methods.build(c, info)
   state = jax.jit(lambda k: method.init(k, {"images": data.images, "labels": data.labels}))(jax.random.key(0))
-  checkpoint.export(wd / "export", method.sampling_params(state), c)
+  checkpoint.export(wd / "export", method.sampling_params(state), c, info)
   (wd / "config.json").write_text(json.dumps(checkpoint.config_to_dict(c)))
   return wd
 

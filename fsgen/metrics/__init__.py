@@ -72,18 +72,28 @@ class Samplers:
         if not hasattr(method, attr):
           raise ValueError(f"evaluator {name!r} needs {what}: method {method.config.method!r} has no {attr}")
     self.chunk = chunk
+    info = getattr(method, "info", None)
+    self.image_shape = tuple(info.image_shape) if info is not None else None
     self._sample = jax.jit(method.sample, static_argnums=2)
     self._labelled = jax.jit(method.sample_labelled, static_argnums=2) if hasattr(method, "sample_labelled") else None
     self._interp = jax.jit(method.interpolate, static_argnums=(2, 3)) if hasattr(method, "interpolate") else None
 
   def _draw(self, fn, params, key, n):
-    if not self.chunk:
-      return fn(params, key, n)
+    import chex  # pylint: disable=import-outside-toplevel
     import jax  # pylint: disable=import-outside-toplevel
     import numpy as np  # pylint: disable=import-outside-toplevel
 
-    parts = [jax.device_get(fn(params, jax.random.fold_in(key, i), self.chunk)) for i in range(-(-n // self.chunk))]
-    return jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
+    if not self.chunk:
+      out = fn(params, key, n)
+    else:
+      parts = [jax.device_get(fn(params, jax.random.fold_in(key, i), self.chunk)) for i in range(-(-n // self.chunk))]
+      out = jax.tree.map(lambda *xs: np.concatenate(xs)[:n], *parts)
+    # The method boundary: a sampler returns images [n, H, W, C] of the training shape (with labels [n]).
+    images = out[0] if isinstance(out, tuple) else out
+    chex.assert_shape(images, (n, *self.image_shape) if self.image_shape else (n, None, None, None))
+    if isinstance(out, tuple):
+      chex.assert_shape(out[1], (n,))
+    return out
 
   def for_evaluator(self, ev, params, cache: dict | None = None):
     """ev's sample_fn(key, n); `cache` (a dict shared by the evaluators of one evaluation) lets the
@@ -100,14 +110,17 @@ class Samplers:
     return sample_fn
 
 
-def evaluate(samplers: Samplers, evaluators: dict, params, key) -> dict[str, dict[str, float]]:
+def evaluate(
+  samplers: Samplers, evaluators: dict, params, key, cache: dict | None = None
+) -> dict[str, dict[str, float]]:
   """The one evaluation path (the loop, experiments/eval.py and every reproduction script use it).
 
   Runs each evaluator of `evaluators` ({name: Evaluator}) on the method's samplers at `params`, all with
-  the same `key` (so fid, kid and pr share one pass of generated Inception features through a cache
-  local to this call). Returns {name: {value name: float}}.
+  the same `key` (so fid, kid and pr share one pass of generated Inception features through `cache`,
+  local to this call unless the caller passes one to share across calls with the same params and key).
+  Returns {name: {value name: float}}.
   """
-  cache: dict = {}
+  cache = {} if cache is None else cache
   return {
     name: {k: float(v) for k, v in ev.run(samplers.for_evaluator(ev, params, cache), key).items()}
     for name, ev in evaluators.items()

@@ -10,6 +10,8 @@ outputs. tests/test_notebooks.py executes them.
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 
 import nbformat
 
@@ -17,7 +19,11 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPOSITORY = "https://github.com/fsgen-dev/fsgen"  # where the notebooks clone fsgen from on Colab
 
 INSTALL = f'''# Install fsgen from the repository (skipped inside a checkout, e.g. when CI runs this notebook).
-import os, pathlib, subprocess, sys
+import os
+import pathlib
+import subprocess
+import sys
+
 if not pathlib.Path("experiments/configs").is_dir():
   if not pathlib.Path("fsgen/experiments").is_dir():
     subprocess.run(["git", "clone", "-q", "{REPOSITORY}", "fsgen"], check=True)
@@ -26,8 +32,11 @@ if not pathlib.Path("experiments/configs").is_dir():
 sys.path.insert(0, os.getcwd())
 !python -m fsgen.devices'''
 
-SHOW = """from IPython.display import Image as Show, display
-import pathlib
+SHOW = """import pathlib
+
+from IPython.display import Image as Show
+from IPython.display import display
+
 grids = sorted(pathlib.Path(WORKDIR, "samples").glob("*.png"))
 print(f"{len(grids)} sample grids; the last:", grids[-1])
 display(Show(filename=str(grids[-1]), width=512))"""
@@ -50,11 +59,50 @@ print(f"{{result.step}} steps in {{result.seconds:.0f}} s")""",
   ]
 
 
+AUGINTAE_SEEDS = """# Few-shot generation of a NOVEL class: 6 seed images of an Omniglot character the model never saw.
+import jax
+import numpy as np
+from PIL import Image
+
+from experiments.configs import shared_data
+from fsgen import data as fsdata
+from fsgen.data.preprocess import to_float
+from fsgen.grid import make_grid
+from fsgen.sample import load_sampler
+
+method, params = load_sampler(WORKDIR)
+if REDUCED:  # the reduced form trains on digits: any 6 of them
+  seeds = to_float(fsdata.load(config.data).images[:6])
+else:  # a character of small2's Sanskrit/Tagalog/Katakana alphabets, none of which small1 holds
+  novel = fsdata.load(dict(source="omniglot:" + str(shared_data("omniglot", "images_background_small2.zip")),
+                           resolution=28, channels=1, labels=True))
+  seeds = to_float(novel.images[novel.labels == novel.labels[-1]][:6])
+images = method.generate(params, jax.random.key(0), seeds, n=30)
+grid = make_grid(np.concatenate([np.asarray(seeds), np.asarray(images)]), nrow=6)
+Image.fromarray(grid[..., 0]).resize((grid.shape[1] * 4, grid.shape[0] * 4), Image.NEAREST)"""
+
 NOTEBOOKS = {
   "quickstart": (
     "# fsgen quickstart\n\nTrains the `gan` baseline on 10 handwritten digits (scikit-learn's bundled set, no "
     "download) and shows its samples. About 2.5 minutes on a Colab CPU; seconds on a GPU or TPU runtime.",
     train_cells("quickstart", "the full preset trains 2,000 steps") + [SHOW],
+  ),
+  "mixdl": (
+    "# MixDL: Dirichlet-mixup distance learning for 10-shot GANs\n\nTrains MixDL on a light StyleGAN2 at 32 px "
+    "on 10 pandas (`mixdl_panda10_cpu`; needs the shared datasets, or point `config.data.source` at your own "
+    "10 images) and shows its samples. Its plain twin is `mixdl_panda10_cpu_nomixdl`.",
+    train_cells("mixdl_panda10_cpu", "about 25 minutes on a 2-core CPU; a GPU runtime is much faster") + [SHOW],
+  ),
+  "adaptive_imle": (
+    "# Adaptive IMLE on 100-shot Panda\n\nTrains Adaptive IMLE (`adaimle_panda100_cpu`; plain IMLE is "
+    "`imle_panda100_cpu`) and shows its samples. The coverage of the training set is logged as imle/d_mean.",
+    train_cells("adaimle_panda100_cpu", "at most 30 minutes on a 2-core CPU") + [SHOW],
+  ),
+  "augintae": (
+    "# AugIntAE: novel classes from a few seeds\n\nTrains the augmentation-interpolative autoencoder on 5 "
+    "Omniglot alphabets (`augintae_omniglot_cpu`; baselines `intae_omniglot_cpu`, `ae_omniglot_cpu`), then "
+    "generates a character of an unseen alphabet from 6 seed images (top row: seeds).",
+    train_cells("augintae_omniglot_cpu", "about 50 minutes on a 2-core CPU") + [SHOW, AUGINTAE_SEEDS],
   ),
 }
 
@@ -75,10 +123,13 @@ def build(name: str, intro: str, cells: list[str]) -> nbformat.NotebookNode:
 
 
 def main() -> None:
+  paths = []
   for name, (intro, cells) in NOTEBOOKS.items():
-    path = HERE / f"{name}.ipynb"
-    nbformat.write(build(name, intro, cells), path)
-    print(path)
+    paths.append(HERE / f"{name}.ipynb")
+    nbformat.write(build(name, intro, cells), paths[-1])
+  # The committed notebooks are what ruff's format makes of these cells (CI checks the format).
+  subprocess.run([sys.executable, "-m", "ruff", "format", "-q", *map(str, paths)], check=True)
+  print("\n".join(map(str, paths)))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen import configs, train
+from experiments.configs import load
+from fsgen import schedule, train
 from fsgen.data import param_augment
+from fsgen.data.info import DataInfo
 from fsgen.latent import slerp
 from fsgen.methods import augintae
 
@@ -131,12 +133,12 @@ def test_gamma_equalises_the_gradient_norms_per_image():
 # ---- the method ---------------------------------------------------------------------------------------------
 
 
-def _method(mode="augint", **hp):
-  c = configs.load(f"{dict(augint='augintae', int='intae', ae='ae')[mode]}_omniglot_cpu:test")
+def _method(mode="augint", num_images=32, **hp):
+  c = load(f"{dict(augint='augintae', int='intae', ae='ae')[mode]}_omniglot_cpu:test")
   c.augintae.update(hp)
-  m = augintae.Method(c)
-  images = jnp.asarray(np.random.default_rng(0).integers(0, 255, (32, 28, 28, 1), np.uint8))
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 255, (num_images, 28, 28, 1), np.uint8))
   data = {"images": images}
+  m = augintae.Method(c, DataInfo.for_arrays(data, c.batch_size))
   return m, data, m.init(jax.random.key(0), data)
 
 
@@ -157,15 +159,16 @@ def test_ae_phase_moves_encoder_and_decoder_and_freezes_d_and_the_d_phase_the_re
 
 
 def test_without_the_gan_term_there_is_no_d_phase_and_the_lr_drops_tenfold():
-  m, data, state = _method(adversarial=False)
+  m, data, state = _method(adversarial=False, num_images=36)
   assert [p.name for p in m.phases()] == ["AE"]
   ae, metrics = jax.jit(m.ae_step)(state, data, jax.random.key(1))
   assert "AE/adv" not in metrics and float(ae["extra"]["k"]) == 1.0
-  epoch = 6400 // m.batch_size  # drops at epochs 35 and 70
-  lr = m.ae_learning_rate(6400)
+  epoch = 5  # ceil(36 / 8) steps per epoch (the last batch partial); drops at epochs 35 and 70
+  lr = m.ae_learning_rate()
   steps = (0, 35 * epoch - 1, 35 * epoch, 70 * epoch - 1, 70 * epoch)
   assert [float(lr(s)) for s in steps] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
-  assert augintae.Method(configs.load("augintae_omniglot_cpu")).ae_learning_rate(6400) == 1e-3  # GAN term: constant
+  info = DataInfo(2720, (28, 28, 1), 136, 64)
+  assert augintae.Method(load("augintae_omniglot_cpu"), info).ae_learning_rate() == 1e-3  # GAN term: constant
 
 
 def test_reconstruction_loss_decreases_when_training():
@@ -200,15 +203,15 @@ def test_generate_interpolates_between_distinct_seeds():
 
 
 def test_bad_mode_is_a_clear_error():
-  c = configs.load("augintae_omniglot_cpu:test")
+  c = load("augintae_omniglot_cpu:test")
   c.augintae.mode = "vae"
   with pytest.raises(ValueError, match="augintae.mode"):
-    augintae.Method(c)
+    augintae.Method(c, DataInfo(32, (28, 28, 1), 0, 8))
 
 
 @pytest.mark.parametrize("name", PRESETS + PAPER)
 def test_preset_trains_two_steps_at_test_size(name, tmp_path):
-  c = configs.load(f"{name},test" if ":" in name else f"{name}:test")
+  c = load(f"{name},test" if ":" in name else f"{name}:test")
   c.devices, c.progress = 1, False
   result = train.train_and_evaluate(c, tmp_path)
   assert int(result.state["step"]) == 2 and result.trace_counts == {"D": 1, "AE": 1}
@@ -220,21 +223,23 @@ def test_preset_trains_two_steps_at_test_size(name, tmp_path):
 
 def test_full_size_presets_keep_the_papers_settings():
   for name in PRESETS:
-    c = configs.load(name)
+    c = load(name)
     assert (c.data.resolution, c.augintae.latent_dim, c.model.arch) == (28, 32, "infogan")
     assert c.augintae.interpolation == "slerp"
-    assert c.optim.AE.learning_rate == 1e-3 and c.augintae.adversarial and c.total_steps == 100 * 43
+    assert c.optim.AE.learning_rate == 1e-3 and c.augintae.adversarial and c.total_epochs == 100
+    assert schedule.steps(c, "total_steps", DataInfo(2720, (28, 28, 1), 136, 64)) == 100 * 43
     assert c.augintae.augment.rotation == 20 and tuple(c.augintae.augment.scale) == (0.8, 1.2)
-  c = configs.load("augintae_cifar10:mode=ae")
+  c = load("augintae_cifar10:mode=ae")
   assert (c.data.resolution, c.augintae.latent_dim, c.model.arch, c.augintae.mode) == (64, 512, "dcgan", "ae")
   assert (c.augintae.augment.rotation, c.augintae.augment.translation, c.augintae.augment.hue) == (10, 8, 0.05)
-  assert c.augintae.fill == "mirror" and c.total_steps == 100 * 782
+  assert c.augintae.fill == "mirror" and c.total_epochs == 100
+  assert schedule.steps(c, "total_steps", DataInfo(50000, (64, 64, 3), 10, 64)) == 100 * 782
 
 
 def test_one_device_equals_four(tmp_path):
   runs, first = [], []
   for devices in (1, 4):
-    c = configs.load("augintae_omniglot_cpu:test")
+    c = load("augintae_omniglot_cpu:test")
     c.devices, c.progress, c.total_steps, c.log_every = devices, False, 1, 1
     runs.append(train.train_and_evaluate(c, tmp_path / str(devices)).state)
     first.append(json.loads((tmp_path / str(devices) / "metrics.jsonl").read_text().splitlines()[0]))
@@ -255,20 +260,55 @@ def test_one_device_equals_four(tmp_path):
   assert diffs.max() <= 2.001e-3 and np.mean(diffs < 1e-4) > 0.99
 
 
-def test_reproduction_splits_omniglot_into_train_and_truly_novel_alphabets():
-  """The reproduction's novel domain: small2 minus the alphabets small1 also has (Greek, Latin)."""
+def _reproduction():
   import importlib.util
 
-  from conftest import ROOT, shared_path
+  from conftest import ROOT
 
-  shared_path("omniglot", "images_background_small2.zip")
   spec = importlib.util.spec_from_file_location("repro_augintae", ROOT / "experiments/reproduce/augintae.py")
   repro = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(repro)
+  return repro
+
+
+def test_reproduction_splits_omniglot_into_train_and_truly_novel_alphabets():
+  """The reproduction's novel domain: small2 minus the alphabets small1 also has (Greek, Latin)."""
+  from conftest import shared_path
+
+  shared_path("omniglot", "images_background_small2.zip")
+  repro = _reproduction()
   train_images, novel, labels = repro.load_domains()
   assert train_images.shape == (2720, 28, 28, 1) and novel.shape == (2120, 28, 28, 1)
   assert len(np.unique(labels)) == 106 and np.bincount(labels).tolist() == [20] * 106
-  seeds, i, j, alpha, cls = repro.few_shot_paths(labels, shots=6, n=636, seed=0)
-  assert seeds.shape == (106, 6) and len(i) == len(cls) == 636
-  assert np.all(labels[seeds] == np.arange(106)[:, None]) and np.all(i != j) and np.all((i < 6) & (j < 6))
-  np.testing.assert_allclose(np.unique(alpha), repro.ALPHAS)
+  seeds = repro.seed_images(labels, shots=6, seed=0)
+  assert seeds.shape == (106, 6) and np.all(labels[seeds] == np.arange(106)[:, None])
+  assert all(len(set(row)) == 6 for row in seeds.tolist())
+  c, i, j, alpha = repro.few_shot_pairs(jax.random.key(0), 106, 6, 2208, (0.25, 0.5, 0.75))
+  assert len(c) == len(i) == 2208 and np.all(i != j) and np.all((i < 6) & (j < 6)) and np.all(c < 106)
+  np.testing.assert_allclose(np.asarray(alpha[:3]), (0.25, 0.5, 0.75))
+  assert np.all(np.asarray(c).reshape(-1, 3) == np.asarray(c)[::3, None])  # 3 points per path, one class
+  assert len(np.unique(np.asarray(c))) > 90  # the paths spread over the novel characters
+
+
+def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
+  """Training, reconstruction errors, the domain classifier (batch norm), few-shot FID/KID and domain
+  error through fsgen.metrics.evaluate, both reference rows, the grid and the table; a re-run reads the
+  finished cells back instead of recomputing them."""
+  from conftest import shared_path
+
+  shared_path("omniglot", "images_background_small2.zip")
+  repro = _reproduction()
+  argv = ["--presets", "augintae_omniglot_cpu:test", "--workdir", str(tmp_path), "--n", "48", "--classes", "3"]
+  argv += ["--inception_size", "75", "--domain_steps", "3"]
+  text = repro.main(argv)
+  cell = json.loads((tmp_path / "cells" / "augintae_omniglot_cpu_test_s0.json").read_text())
+  for key in ("recon_train", "recon_novel", "fid", "kid", "domain_error", "domain_clf_accuracy"):
+    assert np.isfinite(cell[key]), key
+  assert cell["recon_novel"] > 0 and cell["fid"] > 0 and 0 <= cell["domain_error"] <= 100
+  fade = json.loads((tmp_path / "cells" / "pixel_fade_s0.json").read_text())
+  assert fade["fid"] != cell["fid"]
+  assert "Cells ran: 3 of 3" in text and "| pixel fade |" in text and "| real novel |" in text
+  assert (tmp_path / "augintae_omniglot_cpu_test_s0_novel.png").exists()
+  mtime = (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns
+  assert repro.main(argv) == text  # resumed: every cell read back
+  assert (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns == mtime

@@ -10,8 +10,8 @@ Cost:     GPU-scale; on a 2-core CPU use augintae_omniglot_cpu.
 Reduced:  :test runs the same phases at width 8 on scikit-learn's digits, 2 steps.
 """
 
-from fsgen.methods import augintae
+from experiments.configs import _augintae
 
 
 def get_config(arg=None):
-  return augintae.paper_preset("mnist", arg)
+  return _augintae.paper_preset("mnist", arg)

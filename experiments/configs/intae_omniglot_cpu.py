@@ -16,12 +16,8 @@ Reduced:  :test runs the same phases at width 8 on scikit-learn's digits, 2 step
 Family:   augintae_omniglot_cpu, intae_omniglot_cpu, ae_omniglot_cpu (same nets and data).
 """
 
-import pathlib
-
-from fsgen.methods import augintae
-
-OMNIGLOT = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "omniglot"
+from experiments.configs import _augintae
 
 
 def get_config(arg=None):
-  return augintae.omniglot_cpu_preset(f"omniglot:{OMNIGLOT / 'images_background_small1.zip'}", "int", arg)
+  return _augintae.omniglot_cpu_preset("int", arg)

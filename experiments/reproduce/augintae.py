@@ -1,84 +1,148 @@
 """Reproduces AugIntAE's comparison (paper Tables 1-2) on Omniglot at CPU scale: AugIntAE vs IntAE vs AE.
 
   python experiments/reproduce/augintae.py [--presets augintae_omniglot_cpu,intae_omniglot_cpu,ae_omniglot_cpu]
-      [--seeds 0] [--workdir runs/reproduce_augintae] [--n 636] [--shots 6] [--epochs 0]
+      [--seeds 0] [--workdir runs/reproduce_augintae] [--n 2208] [--shots 6] [--epochs 0]
 
 Train domain: Omniglot background_small1 (the presets' data). Novel domain: the alphabets of
 background_small2 that small1 lacks (Japanese katakana, Sanskrit, Tagalog: 106 characters, 2,120
-images; Greek and Latin are in both, see ../shared/data/README.md). For every preset and seed it trains
-(or reuses) WORKDIR/<preset>_s<seed> through fsgen.train, then measures:
+images; Greek and Latin are in both, see ../shared/data/README.md). For every seed (outer loop) and
+preset it trains (or resumes) WORKDIR/<preset>_s<seed> through fsgen.train, then measures:
   recon train / novel  per-pixel RMS reconstruction error G(E(x)) - x on the 0..255 scale, over all
                        train-domain and all novel images (Table 1's generalisation test);
-  FID / KID            few-shot generation (Table 2): for every novel character, `shots` seed images
-                       (chosen by the seed), random pairs of seeds, 3 evenly spaced points per path
-                       (alpha = 0.25, 0.5, 0.75), n images in all, against all 2,120 novel images;
-  domain error         % of those images that a train-vs-novel classifier (the encoder's architecture,
-                       2 outputs, trained on 80% of both real sets) calls train-domain (lower is better);
-                       its accuracy on the held-out 20% of real images is reported with it.
-Two reference rows use the same seeds, pairs and alphas: "pixel fade" (alpha x_i + (1 - alpha) x_j in
-image space, the paper's figures' baseline) and "real novel" (FID between two halves of the novel set,
-the floor at this sample size; domain error of the held-out novel images).
-Writes WORKDIR/table.md and WORKDIR/results.json and prints the table.
+  FID / KID            few-shot generation (Table 2): `shots` seed images per novel character (chosen by
+                       the seed); each path is a random character, a random pair of its seeds and the
+                       preset's augintae.path_alphas (0.25, 0.5, 0.75: 3 evenly spaced points per path);
+                       n images in all (default 2,208 = 736 paths, above the 2,000 the FID bias needs at
+                       the paper's few-point gaps), against all 2,120 novel images; through
+                       fsgen.metrics.evaluate with the fid evaluator (kid=True: clean-fid's 100 subsets
+                       of 1,000);
+  domain error         % of the same generated images that a train-vs-novel classifier (the encoder's
+                       architecture with batch norm, 2 outputs, trained on 80% of both real sets) calls
+                       train-domain (lower is better); its held-out accuracy on real images is reported.
+Two reference rows use the same characters, pairs and alphas (the same key): "pixel fade"
+(alpha x_i + (1 - alpha) x_j in image space, the paper's figures' baseline) and "real novel" (FID/KID
+between two halves of the novel set, 1,060 vs 1,060 images: the floor at about this sample size; the
+domain error of the held-out real novel images).
+Each (seed, row) is a resumable cell (WORKDIR/cells/<row>_s<seed>.json); finished cells are read back,
+so a stopped script re-run with the same arguments continues. Per model cell it also writes
+WORKDIR/<preset>_s<seed>_novel.png: rows of novel characters, each `shots` seeds then generations.
+Writes WORKDIR/table.md (mean ± sample std over the seeds that ran; cells ran: k of n) and prints it.
+Reduced form for tests: --classes 3 --n 48 --inception_size 75 --domain_steps 3 with `:test` presets.
 """
 
+from __future__ import annotations
+
 import argparse
-import json
 import pathlib
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from fsgen import configs, methods, train  # noqa: E402
+from experiments.configs import load, shared_data  # noqa: E402
+from experiments.reproduce._common import cell, done, markdown_table, mean_spread  # noqa: E402
+from fsgen import methods, metrics, train  # noqa: E402
+from fsgen.data.info import DataInfo  # noqa: E402
 from fsgen.data.preprocess import prepare_images, to_float  # noqa: E402
 from fsgen.data.sources import read_omniglot  # noqa: E402
+from fsgen.grid import save_grid  # noqa: E402
 from fsgen.methods import augintae  # noqa: E402
 from fsgen.metrics import fid as fid_lib  # noqa: E402
-from fsgen.metrics import inception
-from fsgen.metrics import kid as kid_lib
+from fsgen.metrics import inception  # noqa: E402
+from fsgen.metrics import kid as kid_lib  # noqa: E402
+from fsgen.nets.apply import apply_net  # noqa: E402
 from fsgen.nets.autoencoder import InfoGANEncoder  # noqa: E402
 
-OMNIGLOT = ROOT.parent / "shared" / "data" / "omniglot"
-ALPHAS = (0.25, 0.5, 0.75)
+PRESETS = "augintae_omniglot_cpu,intae_omniglot_cpu,ae_omniglot_cpu"
+REFERENCE_ROWS = ("pixel fade", "real novel")
 
 
-def load_domains(resolution: int = 28):
-  """(train images uint8 [N1, R, R, 1], novel images [N2, R, R, 1], novel character labels [N2])."""
-  small1, small2 = (read_omniglot(str(OMNIGLOT / f"images_background_small{k}.zip")) for k in (1, 2))
+class Images:
+  """The `dataset` an Inception evaluator takes: uint8 images [N, H, W, C] (here the novel set)."""
+
+  def __init__(self, images: np.ndarray):
+    self.images = images
+
+
+def load_domains(resolution: int = 28, classes: int = 0):
+  """(train images uint8 [N1, R, R, 1], novel images [N2, R, R, 1], novel character labels [N2]);
+  `classes` > 0 keeps only the first that many novel characters (the reduced form)."""
+  small1, small2 = (read_omniglot(str(shared_data("omniglot", f"images_background_small{k}.zip"))) for k in (1, 2))
   seen = {name.split("/")[0] for name in small1.class_names}
   keep = [i for i, lab in enumerate(small2.labels) if small2.class_names[lab].split("/")[0] not in seen]
+  _, labels = np.unique(small2.labels[keep], return_inverse=True)
+  if classes:
+    keep, labels = [i for i, lab in zip(keep, labels) if lab < classes], labels[labels < classes]
   prep = lambda raw, idx: prepare_images(
     [raw.images[i] for i in idx], [raw.names[i] for i in idx], resolution=resolution, channels=1
   )
-  train_images = prep(small1, range(len(small1.images)))
-  novel = prep(small2, keep)
-  _, labels = np.unique(small2.labels[keep], return_inverse=True)
-  return train_images, novel, labels.astype(np.int32)
+  return prep(small1, range(len(small1.images))), prep(small2, keep), labels.astype(np.int32)
 
 
-def few_shot_paths(labels: np.ndarray, shots: int, n: int, seed: int):
-  """Seeds and paths for every novel class: (seed indices [C, shots] into the novel set, i [P], j [P]
-  into each class's seeds, alpha [P], class [P]) with P = ceil(n / 3 / C) * 3 * C points."""
+def seed_images(labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
+  """Indices [C, shots] into the novel set: `shots` distinct images of every novel character."""
   rng = np.random.default_rng(seed)
-  classes = np.unique(labels)
-  seeds = np.stack([rng.choice(np.flatnonzero(labels == c), shots, replace=False) for c in classes])
-  per_class = -(-n // (len(ALPHAS) * len(classes))) * len(ALPHAS)
-  out = [
-    augintae.random_paths(jax.random.fold_in(jax.random.key(seed), int(c)), shots, per_class, ALPHAS) for c in classes
-  ]
-  i, j, alpha = (np.concatenate([np.asarray(o[k]) for o in out]) for k in range(3))
-  return seeds, i, j, alpha, np.repeat(classes, per_class)
+  return np.stack([rng.choice(np.flatnonzero(labels == c), shots, replace=False) for c in np.unique(labels)])
+
+
+def few_shot_pairs(key, num_classes: int, shots: int, n: int, alphas):
+  """(class [n], i [n], j [n], alpha [n]): n / len(alphas) paths, each a random class and a random pair
+  i != j of its seeds, with the points `alphas` on each (augintae.random_paths)."""
+  kc, kp = jax.random.split(key)
+  i, j, alpha = augintae.random_paths(kp, shots, n, alphas)
+  c = jnp.repeat(jax.random.randint(kc, (n // len(alphas),), 0, num_classes), len(alphas))
+  return c, i, j, alpha
+
+
+class FewShot:
+  """The paper's few-shot sampler over novel classes, in the shape fsgen.metrics.Samplers expects.
+
+  sample(params, key, n): params = {"model": the method's sampling params (None for pixel fade),
+  "seeds": float [C, shots, H, W, 1]}; returns [n, H, W, 1] in [-1, 1]. The same key gives the same
+  classes, pairs and alphas for every model and for pixel fade.
+  """
+
+  def __init__(self, method, alphas, name: str):
+    self.method, self.alphas = method, tuple(float(a) for a in alphas)
+    self.config = {"method": name}
+
+  def sample(self, params, key, n: int):
+    seeds = params["seeds"]
+    c, i, j, alpha = few_shot_pairs(key, seeds.shape[0], seeds.shape[1], n, self.alphas)
+    xa, xb = seeds[c, i], seeds[c, j]
+    if self.method is None:  # pixel fade: alpha x_i + (1 - alpha) x_j
+      return alpha[:, None, None, None] * xa + (1.0 - alpha[:, None, None, None]) * xb
+    both = jnp.concatenate([xa, xb])
+    return self.method.decode_paths(params["model"], both, jnp.arange(n), n + jnp.arange(n), alpha)
+
+
+class DomainError:
+  """An evaluator: % of n generated images a train-vs-novel classifier calls train domain.
+
+  It draws the images exactly as the Inception evaluators do (sample_fn(fold_in(key, i), batch)), so
+  under fsgen.metrics.evaluate it scores the very images FID and KID saw."""
+
+  def __init__(self, predict, n: int, batch: int):
+    self.predict, self.n, self.batch = predict, n, batch
+
+  def run(self, sample_fn, key) -> dict[str, float]:
+    chunks = [np.asarray(sample_fn(jax.random.fold_in(key, i), self.batch)) for i in range(-(-self.n // self.batch))]
+    p_train = np.asarray(self.predict(jnp.asarray(np.concatenate(chunks)[: self.n])))
+    return {"domain_error": 100.0 * float(np.mean(p_train > 0.5))}
 
 
 def domain_classifier(train_images, novel_images, seed: int, steps: int = 1500, batch: int = 128):
-  """A train (0) vs novel (1) classifier with the encoder's architecture, trained on 80% of each set.
-  Returns (predict: float images [B, R, R, 1] -> P(train domain) [B], held-out accuracy on real images,
-  indices into the novel set of its held-out novel images)."""
+  """A train (0) vs novel (1) classifier with the encoder's architecture (batch norm), trained on 80% of
+  each set with Adam 1e-3. Returns (predict: float images [B, R, R, 1] -> P(train domain) [B] with the
+  running averages, held-out accuracy on real images, indices into the novel set of its held-out novel
+  images)."""
   rng = np.random.default_rng(seed)
   x = np.concatenate([train_images, novel_images])
   y = np.concatenate([np.zeros(len(train_images), np.int32), np.ones(len(novel_images), np.int32)])
@@ -86,26 +150,27 @@ def domain_classifier(train_images, novel_images, seed: int, steps: int = 1500, 
   cut = int(0.8 * len(x))
   tr, te = order[:cut], order[cut:]
   net = InfoGANEncoder(out=2, unit=False)
-  params = net.init(jax.random.key(seed), jnp.zeros((1,) + x.shape[1:]))["params"]
+  variables = net.init(jax.random.key(seed), jnp.zeros((2,) + x.shape[1:]))
+  params, stats = variables["params"], variables["batch_stats"]
   tx = optax.adam(1e-3)
   opt = tx.init(params)
   xs, ys = jnp.asarray(x[tr]), jnp.asarray(y[tr])
 
   @jax.jit
-  def step(params, opt, key):
+  def step(params, stats, opt, key):
     idx = jax.random.randint(key, (batch,), 0, xs.shape[0])
 
     def loss(p):
-      logits = net.apply({"params": p}, to_float(xs[idx]))
-      return optax.softmax_cross_entropy_with_integer_labels(logits, ys[idx]).mean()
+      logits, new_stats = apply_net(net, p, stats, to_float(xs[idx]), train=True)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, ys[idx]).mean(), new_stats
 
-    g = jax.grad(loss)(params)
+    (_, new_stats), g = jax.value_and_grad(loss, has_aux=True)(params)
     updates, opt = tx.update(g, opt, params)
-    return optax.apply_updates(params, updates), opt
+    return optax.apply_updates(params, updates), new_stats, opt
 
   for s in range(steps):
-    params, opt = step(params, opt, jax.random.key(10_000 + s))
-  predict = jax.jit(lambda imgs: jax.nn.softmax(net.apply({"params": params}, imgs))[:, 0])
+    params, stats, opt = step(params, stats, opt, jax.random.key(10_000 + s))
+  predict = jax.jit(lambda imgs: jax.nn.softmax(apply_net(net, params, stats, imgs, train=False)[0])[:, 0])
   acc = float(np.mean((np.asarray(predict(to_float(jnp.asarray(x[te])))) < 0.5) == (y[te] == 1)))
   return predict, acc, te[y[te] == 1] - len(train_images)
 
@@ -114,138 +179,150 @@ def rms_255(a, b) -> float:
   return float(np.sqrt(np.mean(np.square(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) * 127.5)
 
 
-def score(images, ref_feats, predict) -> dict:
-  """FID / KID against the novel set and the domain error of generated float images [P, R, R, 1]."""
-  feats = inception.features(images)
-  return {
-    "fid": fid_lib.fid_from_features(ref_feats, feats),
-    "kid": kid_lib.kernel_inception_distance(ref_feats, feats, 100, min(1000, len(feats))),
-    "domain_error": 100.0 * float(np.mean(np.asarray(predict(images)) > 0.5)),
-  }
+class Context:
+  """What every cell of one seed shares: the domains, the seed images, the classifier and evaluators."""
+
+  def __init__(self, args, domains, seed: int, alphas):
+    self.args, self.seed, self.alphas = args, seed, tuple(alphas)
+    self.train_images, self.novel, self.labels = domains
+    self.seeds = seed_images(self.labels, args.shots, seed)  # [C, shots]
+    self.seed_floats = to_float(jnp.asarray(self.novel[self.seeds]))
+    self.predict, self.clf_accuracy, self.held_out_novel = domain_classifier(
+      self.train_images, self.novel, seed, args.domain_steps
+    )
+    batch = 16 * len(self.alphas)  # whole paths per sampler call: 48 images
+    self.evaluators = {
+      "fid": fid_lib.Evaluator(Images(self.novel), n=args.n, size=args.inception_size, batch=batch, kid=True),
+      "domain": DomainError(self.predict, args.n, batch),
+    }
+    self.key = jax.random.fold_in(jax.random.key(seed), 7)
+
+  def evaluate(self, sampler: FewShot, model_params) -> dict:
+    params = {"model": model_params, "seeds": self.seed_floats}
+    results = metrics.evaluate(metrics.Samplers(sampler, self.evaluators), self.evaluators, params, self.key)
+    return {**results["fid"], **results["domain"], "domain_clf_accuracy": self.clf_accuracy}
 
 
-def run_preset(preset, seed, workdir, epochs, domains, paths, ref_feats, predict) -> dict:
-  wd = workdir / f"{preset}_s{seed}"
-  result_path = wd / "metrics_final.json"
-  if result_path.exists():
-    return json.loads(result_path.read_text())
-  config = configs.load(preset + (f":epochs={epochs}" if epochs else ""))
-  config.seed, config.progress = seed, False
+def preset_spec(preset: str, epochs: int) -> str:
+  if not epochs:
+    return preset
+  return f"{preset},epochs={epochs}" if ":" in preset else f"{preset}:epochs={epochs}"
+
+
+def model_cell(ctx: Context, preset: str, workdir: pathlib.Path) -> dict:
+  wd = workdir / f"{preset.replace(':', '_')}_s{ctx.seed}"
+  config = load(preset_spec(preset, ctx.args.epochs))
+  config.seed, config.progress = ctx.seed, False
   result = train.train_and_evaluate(config, wd)
-  method = methods.build(config)
+  method = methods.build(config, DataInfo.read(wd / "data_info.json"))
   params = method.sampling_params(result.state)
-  train_images, novel, _ = domains
   recon = jax.jit(method.reconstruct)
   rec = lambda imgs: np.concatenate(
     [np.asarray(recon(params, to_float(jnp.asarray(imgs[k : k + 500])))) for k in range(0, len(imgs), 500)]
   )
+  t0 = time.time()
   out = {
     "train_seconds": result.seconds,
-    "recon_train": rms_255(rec(train_images), to_float(train_images)),
-    "recon_novel": rms_255(rec(novel), to_float(novel)),
+    "steps": result.step,
+    "recon_train": rms_255(rec(ctx.train_images), to_float(ctx.train_images)),
+    "recon_novel": rms_255(rec(ctx.novel), to_float(ctx.novel)),
+    **ctx.evaluate(FewShot(method, ctx.alphas, preset), params),
   }
-  seeds, i, j, alpha, cls = paths
-  decode = jax.jit(method.decode_paths)
-  images = np.concatenate(
-    [
-      np.asarray(decode(params, to_float(jnp.asarray(novel[seeds[c]])), i[cls == c], j[cls == c], alpha[cls == c]))
-      for c in np.unique(cls)
-    ]
-  )
-  out.update(score(images, ref_feats, predict))
-  result_path.write_text(json.dumps(out, indent=1))
+  out["eval_seconds"] = time.time() - t0
+  write_novel_grid(method, params, ctx, workdir / f"{preset.replace(':', '_')}_s{ctx.seed}_novel.png")
   return out
 
 
-def reference_rows(domains, paths, ref_feats, predict, held_out_novel, seed) -> dict:
-  _, novel, _ = domains
-  seeds, i, j, alpha, cls = paths
-  x = to_float(jnp.asarray(novel))
-  fades = np.concatenate(
-    [
-      np.asarray(
-        alpha[cls == c, None, None, None] * x[seeds[c]][i[cls == c]]
-        + (1 - alpha[cls == c, None, None, None]) * x[seeds[c]][j[cls == c]]
-      )
-      for c in np.unique(cls)
-    ]
-  )
-  half = np.random.default_rng(seed).permutation(len(novel))
+def write_novel_grid(method, params, ctx: Context, path: pathlib.Path, rows: int = 8, per_row: int = 10):
+  """Rows of novel characters (spread over the set): the `shots` seeds, then per_row generations."""
+  classes = np.linspace(0, len(ctx.seeds) - 1, min(rows, len(ctx.seeds))).astype(int)
+  gen = jax.jit(method.generate, static_argnums=3)
+  lines = []
+  for r, c in enumerate(classes):
+    seeds = ctx.seed_floats[c]
+    lines += [np.asarray(seeds), np.asarray(gen(params, jax.random.fold_in(ctx.key, 1000 + r), seeds, per_row))]
+  save_grid(np.concatenate(lines), path, nrow=len(ctx.seeds[0]) + per_row)
+
+
+def reference_cell(ctx: Context, name: str) -> dict:
+  if name == "pixel fade":
+    return ctx.evaluate(FewShot(None, ctx.alphas, "pixel_fade"), None)
+  feats = ctx.evaluators["fid"].reference()
+  half = np.random.default_rng(ctx.seed).permutation(len(feats))
   a, b = half[: len(half) // 2], half[len(half) // 2 :]
-  real = {
-    "fid": fid_lib.fid_from_features(ref_feats[a], ref_feats[b]),
-    "kid": kid_lib.kernel_inception_distance(ref_feats[a], ref_feats[b], 100, 1000),
-    "domain_error": 100.0 * float(np.mean(np.asarray(predict(x[held_out_novel])) > 0.5)),
+  held_out = to_float(jnp.asarray(ctx.novel[ctx.held_out_novel]))
+  return {
+    "fid": fid_lib.fid_from_features(feats[a], feats[b]),
+    "kid": kid_lib.kernel_inception_distance(feats[a], feats[b], 100, 1000),
+    "domain_error": 100.0 * float(np.mean(np.asarray(ctx.predict(held_out)) > 0.5)),
+    "domain_clf_accuracy": ctx.clf_accuracy,
   }
-  return {"pixel fade": score(fades, ref_feats, predict), "real novel": real}
 
 
-def table(results: dict, clf_acc: list) -> str:
-  cols = [
-    ("recon train", "recon_train"),
-    ("recon novel", "recon_novel"),
-    ("FID", "fid"),
-    ("KID", "kid"),
-    ("domain error %", "domain_error"),
-    ("train s", "train_seconds"),
-  ]
-  lines = ["| model | " + " | ".join(c for c, _ in cols) + " |", "|---|" + "---|" * len(cols)]
-  for name, runs in results.items():
-    cells = []
-    for _, key in cols:
-      vals = [r[key] for r in runs if key in r]
-      fmt = "{:.4f}" if key == "kid" else ("{:.0f}" if key == "train_seconds" else "{:.2f}")
-      cells.append(
-        "-"
-        if not vals
-        else fmt.format(vals[0])
-        if len(vals) == 1
-        else f"{fmt.format(np.mean(vals))} ± {fmt.format(np.std(vals))}"
-      )
-    lines.append(f"| {name} | " + " | ".join(cells) + " |")
-  return "\n".join(lines) + (
-    f"\n\n(recon: RMS per pixel on 0..255; FID/KID/domain error: lower is better; "
-    f"domain classifier held-out accuracy {np.mean(clf_acc) * 100:.1f}%; "
-    f"seeds: {len(next(iter(results.values())))})\n"
+COLUMNS = (
+  ("recon train", "recon_train", 2),
+  ("recon novel", "recon_novel", 2),
+  ("FID", "fid", 2),
+  ("KID x 1000", "kid", 2),
+  ("domain error %", "domain_error", 1),
+  ("train min", "train_seconds", 0),
+)
+
+
+def table(cells: pathlib.Path, rows: list[str], seeds: list[int]) -> str:
+  """Mean ± sample std over the seeds whose cell finished; KID is shown x 1000."""
+  body, ran = [], 0
+  for row in rows:
+    results = [r for s in seeds if (r := done(cells / f"{row.replace(' ', '_').replace(':', '_')}_s{s}.json"))]
+    ran += len(results)
+    scale = {"kid": 1000.0, "train_seconds": 1 / 60}
+    cols = [mean_spread([r[k] * scale.get(k, 1.0) for r in results if k in r], d) for _, k, d in COLUMNS]
+    body.append([row, *cols])
+  acc = [r["domain_clf_accuracy"] for s in seeds if (r := done(cells / f"real_novel_s{s}.json"))]
+  note = (
+    f"\n\nrecon: RMS per pixel on 0..255; FID, KID, domain error: lower is better. Cells ran: {ran} of "
+    f"{len(rows) * len(seeds)} (seeds {', '.join(map(str, seeds))}). Domain classifier held-out accuracy on "
+    f"real images: {mean_spread([100 * a for a in acc], 1)}%.\n"
   )
+  return markdown_table(["model", *(c for c, _, _ in COLUMNS)], body) + note
 
 
-def main():
+def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  p.add_argument("--presets", default="augintae_omniglot_cpu,intae_omniglot_cpu,ae_omniglot_cpu")
+  p.add_argument("--presets", default=PRESETS)
   p.add_argument("--seeds", default="0")
   p.add_argument("--workdir", default="runs/reproduce_augintae")
-  p.add_argument("--n", type=int, default=636, help="generated images (rounded up to 3 per path per class)")
+  p.add_argument("--n", type=int, default=2208, help="generated images (a multiple of 48: whole paths per call)")
   p.add_argument("--shots", type=int, default=6, help="seed images per novel character")
   p.add_argument("--epochs", type=int, default=0, help="override the presets' 100 epochs (0 = theirs)")
-  a = p.parse_args()
-  if not OMNIGLOT.exists():
-    sys.exit(f"{OMNIGLOT} is absent: this reproduction needs ../shared/data/omniglot beside the checkout")
-  workdir = pathlib.Path(a.workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  domains = load_domains()
-  print(
-    f"train domain {len(domains[0])} images, novel domain {len(domains[1])} images "
-    f"({len(np.unique(domains[2]))} characters)",
-    flush=True,
-  )
-  ref_feats = inception.reference_features(domains[1], name="omniglot_novel_small2")
-  results, accs = {}, []
-  for s in map(int, a.seeds.split(",")):
-    predict, acc, held_out_novel = domain_classifier(domains[0], domains[1], s)
-    accs.append(acc)
-    paths = few_shot_paths(domains[2], a.shots, a.n, s)
-    for preset in a.presets.split(","):
-      results.setdefault(preset, []).append(
-        run_preset(preset, s, workdir, a.epochs, domains, paths, ref_feats, predict)
-      )
-      print(preset, s, results[preset][-1], flush=True)
-    for name, row in reference_rows(domains, paths, ref_feats, predict, held_out_novel, s).items():
-      results.setdefault(name, []).append(row)
-  (workdir / "results.json").write_text(json.dumps(results, indent=1))
-  text = table(results, accs)
+  p.add_argument("--classes", type=int, default=0, help="only the first N novel characters (reduced form)")
+  p.add_argument("--inception_size", type=int, default=inception.FID_SIZE, help="299 = the FID protocol")
+  p.add_argument("--domain_steps", type=int, default=1500, help="steps of the domain classifier")
+  a = p.parse_args(argv)
+  if a.n % 48:
+    p.error(f"--n {a.n} must be a multiple of 48 (16 whole paths of 3 points per sampler call)")
+  if not shared_data("omniglot").exists():
+    sys.exit(f"{shared_data('omniglot')} is absent: this reproduction needs ../shared/data/omniglot")
+  workdir, presets, seeds = pathlib.Path(a.workdir), a.presets.split(","), [int(s) for s in a.seeds.split(",")]
+  cells = workdir / "cells"
+  domains = load_domains(classes=a.classes)
+  print(f"train domain {len(domains[0])} images, novel {len(domains[1])} ({len(np.unique(domains[2]))} chars)")
+  rows = presets + list(REFERENCE_ROWS)
+  alphas = load(presets[0]).augintae.path_alphas
+  for s in seeds:  # seed-major: every row of seed 0 before any of seed 1
+    names = {row: cells / f"{row.replace(' ', '_').replace(':', '_')}_s{s}.json" for row in rows}
+    if all(path.exists() for path in names.values()):
+      continue
+    ctx = Context(a, domains, s, alphas)
+    for preset in presets:
+      print(preset, s, cell(names[preset], lambda: model_cell(ctx, preset, workdir)), flush=True)
+    for name in REFERENCE_ROWS:
+      print(name, s, cell(names[name], lambda: reference_cell(ctx, name)), flush=True)
+  command = "python experiments/reproduce/augintae.py " + " ".join(argv if argv is not None else sys.argv[1:])
+  text = f"`{command.strip()}`\n\n" + table(cells, rows, seeds)
   (workdir / "table.md").write_text(text)
   print(text)
+  return text
 
 
 if __name__ == "__main__":

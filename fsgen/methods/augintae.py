@@ -28,12 +28,10 @@ pixel norm fails in E and G).
 
 Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
 Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
-gamma_eps, epochs, lr_drop_epochs, num_seeds, path_alphas}, config.model.{arch, width}, config.optim.{AE, D}.
+gamma_eps, lr_drop_epochs, num_seeds, path_alphas}, config.model.{arch, width}, config.optim.{AE, D}.
 """
 
 from __future__ import annotations
-
-import math
 
 import jax
 import jax.numpy as jnp
@@ -47,8 +45,9 @@ from fsgen.data.preprocess import to_float
 from fsgen.latent import slerp
 from fsgen.losses.gan import d_loss, g_loss_per_example
 from fsgen.methods.base import Method as BaseMethod
-from fsgen.methods.base import Phase
+from fsgen.methods.base import Phase, warm_start
 from fsgen.nets import autoencoder
+from fsgen.nets.apply import apply_net
 from fsgen.update import gradient_step
 
 MODES = ("augint", "int", "ae")
@@ -60,6 +59,7 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
   c.method = "augintae"
   c.data = configs.data_defaults(resolution=28, channels=1)
   c.batch_size = 64
+  c.total_epochs, c.total_steps = 100, 0
   c.model = dict(arch="infogan", width=64)
   c.optim = dict(AE=dict(name="adam", learning_rate=1e-3), D=dict(name="adam", learning_rate=1e-3))
   c.augintae = dict(
@@ -72,16 +72,11 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
     k_init=1.0,
     k_rate=1e-3,
     gamma_eps=1e-8,
-    epochs=100,
     lr_drop_epochs=(35, 70),
     num_seeds=6,
     path_alphas=(0.25, 0.5, 0.75),
   )
   return c
-
-
-def steps_per_epoch(num_images: int, batch_size: int) -> int:
-  return math.ceil(num_images / batch_size)
 
 
 def interpolate(a: jax.Array, b: jax.Array, alpha: jax.Array, kind: str) -> jax.Array:
@@ -152,19 +147,21 @@ class Method(BaseMethod):
       width=config.model.width,
     )
     self.batch_size = config.batch_size
+    self.tx = self._build_tx()
 
   # ---- optimizers --------------------------------------------------------------------------------------
-  def ae_learning_rate(self, num_images: int):
-    """config.optim.AE's rate, or without the GAN term a schedule /10 at each of lr_drop_epochs (A.1)."""
+  def ae_learning_rate(self):
+    """config.optim.AE's rate, or without the GAN term a schedule /10 at each of lr_drop_epochs (A.1),
+    epochs of `self.info.steps_per_epoch` steps."""
     lr = self.config.optim.AE.learning_rate
     if self.hp.adversarial or not self.hp.lr_drop_epochs:
       return lr
-    epoch = steps_per_epoch(num_images, self.batch_size)
+    epoch = self.info.steps_per_epoch
     return optax.piecewise_constant_schedule(lr, {int(e) * epoch: 0.1 for e in self.hp.lr_drop_epochs})
 
-  def _tx(self, num_images: int) -> dict:
+  def _build_tx(self) -> dict:
     """E and G each get config.optim.AE (own state) at `ae_learning_rate`; D gets config.optim.D."""
-    tx = optim.build({**dict(self.config.optim.AE), "learning_rate": self.ae_learning_rate(num_images)})
+    tx = optim.build({**dict(self.config.optim.AE), "learning_rate": self.ae_learning_rate()})
     return {"E": tx, "G": tx, "D": optim.build(self.config.optim.D)}
 
   def init(self, key, data, prior=None):
@@ -176,29 +173,22 @@ class Method(BaseMethod):
       "G": self.G.init(kg, jnp.zeros((2, self.hp.latent_dim))),
       "D": self.D.init(kd, x),
     }
-    params = {k: v["params"] for k, v in variables.items()}
+    params = warm_start({k: v["params"] for k, v in variables.items()}, prior)
     batch_stats = {k: variables[k].get("batch_stats", {}) for k in ("E", "G")}
-    if prior is not None:
-      params = jax.tree.map(jnp.asarray, prior["params"])
+    if prior is not None and prior.get("batch_stats"):
       batch_stats = jax.tree.map(jnp.asarray, prior["batch_stats"])
-    tx = self._tx(n)
     seeds = to_float(data["images"][draw_indices(ks, n, min(self.hp.num_seeds, n))])
     return {
       "params": params,
-      "opt": {k: tx[k].init(p) for k, p in params.items()},
+      "opt": {k: self.tx[k].init(p) for k, p in params.items()},
       "ema": {},
       "batch_stats": batch_stats,
       "extra": {"k": jnp.asarray(self.hp.k_init, jnp.float32), "seeds": seeds},
     }
 
   def _apply(self, net: str, params, batch_stats, x, train: bool):
-    """(output, new batch statistics) of E or G; with train, batch statistics are used and updated."""
-    module = {"E": self.E, "G": self.G}[net]
-    variables = {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
-    if train and batch_stats:
-      out, upd = module.apply(variables, x, train=True, mutable=["batch_stats"])
-      return out, upd["batch_stats"]
-    return module.apply(variables, x, train=train), batch_stats
+    """(output, new batch statistics) of E or G (fsgen.nets.apply.apply_net)."""
+    return apply_net({"E": self.E, "G": self.G}[net], params, batch_stats, x, train=train)
 
   # ---- the training examples of each mode --------------------------------------------------------------
   def _examples(self, key, data):
@@ -257,7 +247,7 @@ class Method(BaseMethod):
       loss = d_loss("lsgan", real_logits=real_out, fake_logits=fake_out)
       return loss, {"D/adv": loss, "D/real": real_out.mean(), "D/fake": fake_out.mean()}
 
-    return gradient_step(state, "D", self._tx(data["images"].shape[0]), loss_fn)
+    return gradient_step(state, "D", self.tx, loss_fn)
 
   def ae_step(self, state, data, key):
     hp = self.hp
@@ -279,17 +269,17 @@ class Method(BaseMethod):
       z, bs_e = codes(params["E"], bs["E"])
       decoded, bs_g = self._decode(params["G"], bs["G"], z)
       rec = rec_fn(decoded)
-      metrics = {"AE/recon": rec.mean(), "_bs": {"E": bs_e, "G": bs_g}}
+      metrics = {"AE/recon": rec.mean()}
       loss = rec.mean()
       if hp.adversarial:
         adv, gamma, raw = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps)
         loss = loss + k * adv
         flat = jax.lax.stop_gradient(decoded).reshape(-1, *decoded.shape[2:])
         metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean(), "AE/d_fake": self._d(d_params, flat).mean()})
-      return loss, metrics
+      return loss, metrics, {"E": bs_e, "G": bs_g}
 
-    state, metrics = gradient_step(state, ("E", "G"), self._tx(data["images"].shape[0]), loss_fn)
-    state = {**state, "batch_stats": metrics.pop("_bs")}
+    state, metrics, batch_stats = gradient_step(state, ("E", "G"), self.tx, loss_fn, has_aux=True)
+    state = {**state, "batch_stats": batch_stats}
     if hp.adversarial:
       d_real = self._d(d_params, real).mean()
       k = update_k(k, d_real, metrics["AE/d_fake"], hp.k_rate)
@@ -330,63 +320,3 @@ class Method(BaseMethod):
     bs = params.get("batch_stats", {})
     z = self._apply("E", params["E"], bs.get("E", {}), images, train=False)[0]
     return self._apply("G", params["G"], bs.get("G", {}), z, train=False)[0]
-
-
-def set_mode(c: ml_collections.ConfigDict, mode: str) -> ml_collections.ConfigDict:
-  """The AE / IntAE baselines of a preset: same nets, data, GAN term and schedule, another objective."""
-  if mode not in MODES:
-    raise ValueError(f"augintae.mode must be one of {MODES}, got {mode!r}")
-  c.augintae.mode = mode
-  return c
-
-
-# ---- preset helpers (experiments/configs/*ae_omniglot*.py) -------------------------------------------
-OMNIGLOT_SMALL1_IMAGES = 2720  # images_background_small1.zip: 136 characters x 20 drawers
-
-
-def omniglot_cpu_preset(source: str, mode: str, arg=None) -> ml_collections.ConfigDict:
-  """The *_omniglot_cpu presets' body: the paper's 28 px setting (InfoGAN nets, latent 32, Adam 1e-3,
-  LSGAN term) on Omniglot background_small1, `epochs` passes (default 100, as in the paper) at batch 64;
-  `arg` takes epochs=N and test (the reduced form)."""
-  args = configs.parse_arg(arg, test=False, epochs=100)
-  c = set_mode(default_config(), mode)
-  c.data = configs.data_defaults(source=source, resolution=28, channels=1, labels=True)
-  c.augintae.epochs = args.epochs
-  c.total_steps = args.epochs * steps_per_epoch(OMNIGLOT_SMALL1_IMAGES, c.batch_size)
-  c.log_every, c.sample_every, c.ckpt_every = 100, 1000, 1000
-  c.num_samples = 64
-  return reduce_for_test(c) if args.test else c
-
-
-PAPER_DATASETS = {  # name: (source, training images, resolution, channels)
-  "mnist": ("tfds:mnist:train", 60000, 28, 1),
-  "omniglot": ("tfds:omniglot:train", 19280, 28, 1),  # the background alphabets
-  "cifar10": ("tfds:cifar10:train", 50000, 64, 3),  # upsampled to DCGAN's 64 px (paper Sec. 5)
-}
-
-
-def paper_preset(dataset: str, arg=None) -> ml_collections.ConfigDict:
-  """The paper-scale presets' body (A.1): 28 px handwriting with InfoGAN nets and latent 32, or CIFAR-10
-  at 64 px with DCGAN nets, latent 512, the natural-image ranges and mirror padding; 100 epochs at
-  batch 64, Adam 1e-3. `arg` takes mode=augint|int|ae (the baselines), epochs=N and test."""
-  args = configs.parse_arg(arg, test=False, epochs=100, mode="augint")
-  source, n, res, ch = PAPER_DATASETS[dataset]
-  c = set_mode(default_config(), args.mode)
-  c.data = configs.data_defaults(source=source, resolution=res, channels=ch)
-  if ch == 3:
-    c.model.arch = "dcgan"
-    c.augintae.update(latent_dim=512, augment=param_augment.ranges_for("natural"), fill="mirror")
-  c.augintae.epochs = args.epochs
-  c.total_steps = args.epochs * steps_per_epoch(n, c.batch_size)
-  c.log_every, c.sample_every, c.ckpt_every = 100, 2000, 2000
-  return reduce_for_test(c) if args.test else c
-
-
-def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The same nets and phases at width 8, batch 8, on scikit-learn's digits (no download), 2 steps."""
-  c.data = configs.data_defaults(
-    source="builtin:digits", resolution=c.data.resolution, channels=c.data.channels, shots=64
-  )
-  c.model.width = 8
-  c.batch_size = 8
-  return configs.reduced_schedule(c)

@@ -22,8 +22,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from fsgen import checkpoint, configs, methods, parallel  # noqa: E402
-from fsgen import data as fsdata
+from experiments import configs  # noqa: E402
+from fsgen import checkpoint, methods, parallel  # noqa: E402
+from fsgen import data as fsdata  # noqa: E402
+from fsgen.data.info import DataInfo  # noqa: E402
 from fsgen.train import PhaseRunner, initial_state  # noqa: E402
 
 
@@ -37,7 +39,7 @@ def main():
   host = {"images": dataset.images}
   if dataset.labels is not None:
     host["labels"] = dataset.labels
-  method = methods.build(c)
+  method = methods.build(c, DataInfo.of(dataset, c.batch_size))
   prior = checkpoint.restore_raw(c.init_from)[0] if c.get("init_from") else None
   mesh = parallel.make_mesh(1)
   repl = parallel.replicated(mesh)

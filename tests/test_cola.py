@@ -8,9 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen import configs, methods, train
+from experiments import configs
 from fsgen import data as fsdata
+from fsgen import methods, train
+from fsgen.data.info import DataInfo
 from fsgen.losses import perceptual
+from fsgen.losses.assignment import cluster_labels
 from fsgen.methods import cola, cola_encoder, scola
 
 
@@ -41,7 +44,7 @@ def test_gmm_targets_on_sphere_and_one_hot_when_sigma_zero():
   t, mu = cola_encoder.gmm_targets(jax.random.key(0), 500, 5)
   np.testing.assert_allclose(np.linalg.norm(np.asarray(t), axis=-1), 1.0, atol=1e-6)
   assert set(np.unique(np.asarray(t))) == {0.0, 1.0}
-  counts = np.bincount(np.asarray(cola_encoder.cluster_labels(t, mu)), minlength=5)
+  counts = np.bincount(np.asarray(cluster_labels(t, mu)), minlength=5)
   assert counts.min() > 60  # Categorical(1/K): roughly balanced
   t2, _ = cola_encoder.gmm_targets(jax.random.key(0), 50, 5, means="uniform", sigma=0.05)
   np.testing.assert_allclose(np.linalg.norm(np.asarray(t2), axis=-1), 1.0, atol=1e-5)
@@ -60,8 +63,8 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   assert lines[3]["E/assign_loss"] != lines[2]["E/assign_loss"] and lines[3]["E/rot_loss"] == lines[2]["E/rot_loss"]
   assert all(0 < lines[s]["E/cluster_acc"] <= 1 for s in lines)
   # The target table is permuted, never changed: the same multiset of rows as Algorithm 2 drew.
-  method = cola_encoder.Method(c)
   ds = fsdata.load(c.data)
+  method = cola_encoder.Method(c, DataInfo.of(ds, c.batch_size))
   init = method.init(jax.random.split(jax.random.key(c.seed), 4)[0], {"images": jnp.asarray(ds.images)})
   before, after = np.asarray(init["extra"]["targets"]), np.asarray(r1.state["extra"]["targets"])
   assert sorted(map(tuple, before)) == sorted(map(tuple, after)) and not np.array_equal(before, after)
@@ -82,7 +85,7 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   two = train.train_and_evaluate(
     _quiet(configs.load("cola_fmnist_cpu:stage=2,test"), init_from=str(tmp_path / "one")), tmp_path / "two"
   )
-  expected = cola_encoder.cluster_labels(r1.state["extra"]["targets"], r1.state["extra"]["means"])
+  expected = cluster_labels(r1.state["extra"]["targets"], r1.state["extra"]["means"])
   np.testing.assert_array_equal(np.asarray(two.state["extra"]["labels"]), np.asarray(expected))
   assert two.trace_counts == {"GZ": 1, "epoch_end": 1}
 
@@ -100,8 +103,8 @@ def _scola(generator="infogan"):
 @pytest.mark.parametrize("generator", ["infogan", "cgan"])
 def test_step_two_updates_generator_and_only_the_batch_codes(generator):
   c = _scola(generator)
-  method = scola.Method(c)
   data = _toy_data(n=20)
+  method = scola.Method(c, DataInfo.for_arrays(data, c.batch_size))
   state = {**method.init(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
   z0 = np.asarray(state["params"]["Z"])
   k = c.cola.clusters
@@ -119,16 +122,17 @@ def test_step_two_updates_generator_and_only_the_batch_codes(generator):
 
 def test_epoch_end_puts_codes_back_on_their_spheres():
   c = _scola()
-  method = scola.Method(c)
   data = _toy_data(n=20)
+  method = scola.Method(c, DataInfo.for_arrays(data, c.batch_size))
   state = {**method.init(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
   k = c.cola.clusters
+  # Scheduled at the last step of every epoch (20 images in batches of 8: 3 steps), after GZ.
+  phases = {p.name: p for p in method.phases()}
+  assert [s for s in range(9) if phases["epoch_end"].runs_at(s)] == [2, 5, 8]
+  assert all(phases["GZ"].runs_at(s) for s in range(9))
   off = state["params"]["Z"] * jnp.linspace(0.5, 2.0, 20)[:, None]
   state = {**state, "params": {**state["params"], "Z": off}}
-  phase = jax.jit(method.epoch_end_step)
-  same, _ = phase(state, data, jax.random.key(0))  # step 0 of a 3-step epoch: nothing happens
-  np.testing.assert_array_equal(np.asarray(same["params"]["Z"]), np.asarray(off))
-  done, m = phase({**state, "step": jnp.full((), 2, jnp.int32)}, data, jax.random.key(0))
+  done, m = jax.jit(method.epoch_end_step)(state, data, jax.random.key(0))
   z = np.asarray(done["params"]["Z"])
   np.testing.assert_allclose(np.linalg.norm(z[:, :k], axis=-1), 1.0, atol=1e-6)
   np.testing.assert_allclose(np.linalg.norm(z[:, k:], axis=-1), 1.0, atol=1e-6)
@@ -163,8 +167,8 @@ def test_per_cluster_sampling_draws_from_the_right_gaussian():
 
 def test_sample_renormalises_blocks_and_sample_cluster_uses_one_class():
   c = _scola()
-  method = scola.Method(c)
   data = _toy_data(n=20)
+  method = scola.Method(c, DataInfo.for_arrays(data, c.batch_size))
   state = method.init(jax.random.key(0), data)
   params = method.sampling_params(state)
   imgs = jax.jit(method.sample, static_argnums=2)(params, jax.random.key(0), 6)
@@ -178,7 +182,7 @@ def test_scola_labelled_samples_feed_the_cas_evaluator(tmp_path):
   c = _quiet(configs.load("scola_fmnist_5spc_cpu:test"))
   c.evals = {"cas": {"type": "cas", "every": 2, "n": 40, "steps": 3, "batch": 8, "width": 4}}
   r = train.train_and_evaluate(c, tmp_path / "scola")
-  method = methods.build(c)
+  method = methods.build(c, DataInfo.read(tmp_path / "scola" / "data_info.json"))
   params = method.sampling_params(r.state)
   images, labels = jax.jit(method.sample_labelled, static_argnums=2)(params, jax.random.key(0), 400)
   assert images.shape[0] == 400 and images.shape[-1] == 1 and labels.dtype == jnp.int32
@@ -229,7 +233,8 @@ def test_scola_presets_delegate_to_their_base():
 def test_cola_without_step_one_is_a_clear_error():
   c = configs.load("cola_fmnist_cpu:stage=2,test")
   with pytest.raises(ValueError, match="needs config.init_from = a cola_encoder workdir"):
-    methods.build(c).init(jax.random.key(0), _toy_data())
+    data = _toy_data()
+    methods.build(c, DataInfo.for_arrays(data, c.batch_size)).init(jax.random.key(0), data)
 
 
 @pytest.mark.slow  # compiles the gradient through VGG16 (about a minute on the 2-core CPU)
@@ -240,8 +245,8 @@ def test_perceptual_option_uses_a_frozen_vgg():
     pytest.skip("the lpips_vgg asset is not in the cache (fsgen.assets fetches it on first use)")
   c = _scola()
   c.cola.loss = "perceptual"
-  method = scola.Method(c)
   data = _toy_data(n=20)
+  method = scola.Method(c, DataInfo.for_arrays(data, c.batch_size))
   state = {**method.init(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
   new, m = jax.jit(method.gz_step)(state, data, jax.random.key(1))
   assert _leaves_equal(new["frozen"], state["frozen"]) and float(m["G/rec"]) > 0

@@ -41,6 +41,13 @@ EPOCH_EQUIVALENT: dict[str, int] = {
   "augintae_mnist": 60000,  # MNIST train
   "augintae_omniglot": 19280,  # Omniglot background alphabets
   "augintae_cifar10": 50000,  # CIFAR-10 train
+  "cola_cifar10": 50000,  # CIFAR-10 train (stage 1 counts 2 loop epochs per COLA epoch)
+  "cola_stl10": 5000,  # STL-10 labelled train images
+  "cola_fmnist_cpu": 1000,  # data.shots
+  "scola_cifar10": 1000,  # 100 per class x 10 classes
+  **{f"scola_cifar10_{k}spc": 10 * k for k in (5, 10, 20, 50, 100)},
+  "scola_fmnist_cpu": 200,  # 20 per class x 10 classes
+  **{f"scola_fmnist_{k}spc_cpu": 10 * k for k in (5, 10, 20)},
 }
 
 

@@ -4,7 +4,7 @@ Command:  python experiments/run.py --config=cola_fmnist_cpu:stage=1 --workdir=r
           python experiments/run.py --config=cola_fmnist_cpu:stage=2 --workdir=runs/cola_fmnist_cpu/step2
           (seed s: add ,seed=s to the arg and use .../step1_seed{s}, .../step2_seed{s}; stage 2 reads
           config.init_from, default runs/cola_fmnist_cpu/step1[_seed{s}])
-Data:     idx:../shared/data/fashion_mnist (train split; run from the repository root), a random subset of
+Data:     ../shared/data/fashion_mnist (train split, found by experiments.configs.shared_data), a random subset of
           1,000 images (data.subset_seed = seed), 28x28x1. Labels are only used for the logged
           E/cluster_acc (Hungarian-matched clustering accuracy), never for training.
 Setting:  App. B.1-B.2 scaled down: ResNet-18 at width 16 (1/4), 20 epochs (assignment + rotation) with
@@ -19,23 +19,14 @@ Expected: E/cluster_acc above chance (0.144 +- 0.005 for Hungarian-matched rando
 Reduced:  `test` switches to builtin:digits, tiny nets, 2 steps (see cola_cifar10).
 """
 
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import cola_cifar10  # noqa: E402  (the shared COLA stage builder)
-
-from fsgen import configs  # noqa: E402
-
-NUM_IMAGES = 1000
+from experiments.configs import _cola
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, stage=1, test=False, seed=0, perceptual=False)
-  c = cola_cifar10.stage_config(
+  args = _cola.cola_args(arg)
+  return _cola.stage_config(
     args,
-    source="idx:../shared/data/fashion_mnist",
-    num_images=NUM_IMAGES,
+    source=_cola.FMNIST,
     resolution=28,
     channels=1,
     name="cola_fmnist_cpu",
@@ -44,6 +35,5 @@ def get_config(arg=None):
     enc_epochs=20,
     gen_epochs=60,
     halve_every=5 if args.stage == 1 else 15,
-    shots=NUM_IMAGES,
+    shots=1000,
   )
-  return c

@@ -11,17 +11,8 @@ Expected: paper Fig. 6 (plots only).
 Reduced:  `test` switches to builtin:digits, tiny nets, 2 steps (see cola_cifar10).
 """
 
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import cola_cifar10  # noqa: E402  (the shared COLA stage builder)
-
-from fsgen import configs  # noqa: E402
+from experiments.configs import _cola
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, stage=1, test=False, seed=0, perceptual=False)
-  return cola_cifar10.stage_config(
-    args, source="tfds:stl10", num_images=5000, resolution=48, channels=3, name="cola_stl10"
-  )
+  return _cola.stage_config(_cola.cola_args(arg), source="tfds:stl10", resolution=48, channels=3, name="cola_stl10")

@@ -14,67 +14,8 @@ Expected: Mix accuracy (paper Table 2): 29.05 (5), 42.86 (10), 49.63 (20), 54.51
 Reduced:  `test` switches the source to builtin:digits (2 per class, 16 px, no download), tiny nets, 2 steps.
 """
 
-import math
-
-from fsgen import classify, configs
-from fsgen.methods import scola
-
-
-def scola_config(
-  args,
-  *,
-  source,
-  test_source,
-  resolution,
-  channels,
-  classes=10,
-  width=64,
-  epochs=500,
-  halve_every=50,
-  classify_cfg=None,
-):
-  """Shared by the sCOLA presets."""
-  c = scola.default_config()
-  c.seed = args.seed
-  c.data = configs.data_defaults(
-    source=source,
-    resolution=resolution,
-    channels=channels,
-    shots=args.spc,
-    per_class=True,
-    labels=True,
-    subset_seed=args.seed,
-  )
-  c.cola.clusters = classes
-  c.cola.halve_every_epochs = halve_every
-  c.model.G.width = width
-  c.batch_size = min(128, classes * args.spc)
-  epoch = math.ceil(classes * args.spc / c.batch_size)
-  c.total_steps = epochs * epoch
-  c.log_every = 10 * epoch
-  c.sample_every = c.ckpt_every = 100 * epoch
-  c.classify = classify_cfg or classify.default_config(test_source=test_source, gen_per_class=1000)
-  c.classify.seed = args.seed
-  if args.test:
-    c.data = configs.data_defaults(
-      source="builtin:digits",
-      resolution=16,
-      channels=channels,
-      shots=2,
-      per_class=True,
-      labels=True,
-      subset_seed=args.seed,
-    )
-    c.model.G.width = 8
-    c.cola.latent_dim = 8
-    c.batch_size = 8
-    configs.reduced_schedule(c, num_samples=16)
-    c.classify = classify.default_config(
-      test_source="builtin:digits", epochs=1, steps_per_epoch=2, batch_size=8, width=4, gen_per_class=4, seed=args.seed
-    )
-  return c
+from experiments.configs import _cola
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, spc=100, seed=0, test=False)
-  return scola_config(args, source="tfds:cifar10", test_source="tfds:cifar10:test", resolution=32, channels=3)
+  return _cola.scola_cifar10(arg)

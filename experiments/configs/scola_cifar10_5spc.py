@@ -5,8 +5,8 @@ Data, setting, cost, expected accuracy: scola_cifar10 with spc=5. Args: seed=S, 
 Reduced:  `test` switches the source to builtin:digits (no download), tiny nets, 2 steps.
 """
 
-from fsgen import configs
+from experiments.configs import _cola
 
 
 def get_config(arg=None):
-  return configs.load(f"scola_cifar10:spc=5,{arg or ''}")
+  return _cola.scola_cifar10(arg, spc=5)

@@ -5,8 +5,8 @@ Data, setting, cost, expected: scola_fmnist_cpu with spc=20. Args: seed=S, test.
 Reduced:  `test` switches the source to builtin:digits, tiny nets, 2 steps.
 """
 
-from fsgen import configs
+from experiments.configs import _cola
 
 
 def get_config(arg=None):
-  return configs.load(f"scola_fmnist_cpu:spc=20,{arg or ''}")
+  return _cola.scola_fmnist_cpu(arg, spc=20)

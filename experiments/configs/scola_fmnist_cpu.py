@@ -3,7 +3,7 @@ small-sample classification of paper Sec. 6). Named presets: scola_fmnist_{5,10,
 
 Command:  python experiments/run.py --config=scola_fmnist_20spc_cpu --workdir=runs/scola_fmnist_20spc_cpu
           (all sizes, 3 seeds and the classifiers: python experiments/reproduce/cola.py)
-Data:     idx:../shared/data/fashion_mnist (run from the repository root), k images per class chosen by
+Data:     ../shared/data/fashion_mnist (experiments.configs.shared_data), k images per class chosen by
           data.subset_seed = seed, 28x28x1; test accuracy on the 10,000 t10k images.
 Setting:  the paper's Step II (B.2) unchanged: one-hot class parts, InfoGAN generator (width 64),
           d = 64, Laplacian-pyramid loss, Adam 1e-3 / 1e-2, x0.5 every 50 epochs, 500 epochs, batch
@@ -18,20 +18,8 @@ Expected: Mix >= real-only accuracy at 5-20 images per class (the paper's claim 
 Reduced:  `test` switches the source to builtin:digits (2 per class, 16 px), tiny nets, 2 steps.
 """
 
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-import scola_cifar10  # noqa: E402  (the shared sCOLA builder)
-
-from fsgen import classify, configs  # noqa: E402
-
-DATA = "idx:../shared/data/fashion_mnist"
+from experiments.configs import _cola
 
 
 def get_config(arg=None):
-  args = configs.parse_arg(arg, spc=20, seed=0, test=False)
-  cls = classify.default_config(test_source=DATA + ":t10k", steps_per_epoch=1, gen_per_class=500)
-  return scola_cifar10.scola_config(
-    args, source=DATA, test_source=DATA + ":t10k", resolution=28, channels=1, classify_cfg=cls
-  )
+  return _cola.scola_fmnist_cpu(arg)

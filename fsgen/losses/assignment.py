@@ -48,9 +48,15 @@ def hungarian(cost: jax.Array) -> jax.Array:
 
 
 def squared_distances(pred: jax.Array, targets: jax.Array) -> jax.Array:
-  """Eq. 2 cost: float [B, B] with entry (j, m) = ||pred_j - targets_m||^2 (pred, targets [B, K])."""
+  """Eq. 2 cost: float [B, M] with entry (j, m) = ||pred_j - targets_m||^2 (pred [B, K], targets [M, K])."""
   d = jnp.sum(pred**2, -1)[:, None] + jnp.sum(targets**2, -1)[None, :] - 2.0 * pred @ targets.T
   return jnp.maximum(d, 0.0)
+
+
+def cluster_labels(targets: jax.Array, means: jax.Array) -> jax.Array:
+  """int32 [N]: the index of the GMM mean nearest to each target, argmin_c ||t_i - mu_c|| (COLA Step I's
+  cluster of image i; targets [N, K], means [C, K])."""
+  return jnp.argmin(squared_distances(targets, means), axis=-1).astype(jnp.int32)
 
 
 def assign_targets(pred: jax.Array, targets: jax.Array, *, squared: bool = True) -> jax.Array:

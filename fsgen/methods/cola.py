@@ -21,21 +21,20 @@ sample_scale, renormalise_samples, halve_every_epochs}, config.model.G.width, co
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
 from fsgen import configs, optim
 from fsgen.data.batches import draw_indices
 from fsgen.data.preprocess import to_float
+from fsgen.losses.assignment import cluster_labels
 from fsgen.losses.laplacian_pyramid import laplacian_pyramid_loss
 from fsgen.losses.perceptual import perceptual_loss, vgg_params
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase
 from fsgen.nets import cola_generator
+from fsgen.nets.apply import apply_net
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
 
@@ -62,10 +61,6 @@ def default_config() -> ml_collections.ConfigDict:
     halve_every_epochs=50,
   )
   return c
-
-
-def steps_per_epoch(num_images: int, batch_size: int) -> int:
-  return math.ceil(num_images / batch_size)
 
 
 def unit(x: jax.Array) -> jax.Array:
@@ -125,6 +120,14 @@ class Method(BaseMethod):
       raise ValueError(f"cola.loss must be 'laplacian' or 'perceptual', got {self.hp.loss!r}")
     if self.hp.loss == "perceptual":
       self._vgg = vgg_params()  # host numpy, fetched into the asset cache when missing
+    # Both optimizers count Step II steps: lr x0.5 every halve_every_epochs epochs of ceil(N / B) steps.
+    every = self.hp.halve_every_epochs * info.steps_per_epoch
+    self.txs = {
+      net: optim.build(
+        {**dict(config.optim[net]), "learning_rate": optim.halving(config.optim[net].learning_rate, every)}
+      )
+      for net in ("G", "Z")
+    }
 
   # ---- class parts: COLA reads Step I's targets, sCOLA (subclass) uses one-hot labels -------------------
   def class_parts(self, data, prior):
@@ -137,8 +140,7 @@ class Method(BaseMethod):
         f"config.init_from holds {targets.shape[0]} targets for {data['images'].shape[0]} "
         f"images: use the same config.data as Step I"
       )
-    d = jnp.sum(targets**2, -1)[:, None] - 2 * targets @ means.T + jnp.sum(means**2, -1)[None]
-    return targets, jnp.argmin(d, -1).astype(jnp.int32)
+    return targets, cluster_labels(targets, means)
 
   def _build(self, k: int):
     res, ch = self.config.data.resolution, self.config.data.channels
@@ -152,16 +154,6 @@ class Method(BaseMethod):
       upsample=self.hp.upsample,
     )
 
-  def _tx(self, epoch_steps: int = 1):
-    out = {}
-    for net in ("G", "Z"):
-      cfg = dict(self.config.optim[net])
-      cfg["learning_rate"] = optax.exponential_decay(
-        cfg["learning_rate"], self.hp.halve_every_epochs * epoch_steps, 0.5, staircase=True
-      )
-      out[net] = optim.build(cfg)
-    return out
-
   def init(self, key, data, prior=None):
     t, labels = self.class_parts(data, prior)
     k = t.shape[1]
@@ -172,10 +164,9 @@ class Method(BaseMethod):
     z = jnp.concatenate([unit(t), unit(v)], axis=-1)
     variables = self.G.init(kg, z[:1], train=False)
     params = {"G": variables["params"], "Z": z}
-    txs = self._tx()
     state = {
       "params": params,
-      "opt": {net: txs[net].init(p) for net, p in params.items()},
+      "opt": {net: self.txs[net].init(p) for net, p in params.items()},
       "ema": {},
       "batch_stats": {"G": variables.get("batch_stats", {})},
       "extra": {"labels": labels, "mixture": fit_gaussians(z, labels, k, self.hp.ridge)},
@@ -183,15 +174,6 @@ class Method(BaseMethod):
     if self.hp.loss == "perceptual":  # a frozen network: in the state, never differentiated
       state["frozen"] = {"vgg": jax.tree.map(jnp.asarray, self._vgg)}
     return state
-
-  def _generate(self, g_params, batch_stats, z, train: bool):
-    variables = {"params": g_params}
-    if batch_stats:
-      variables["batch_stats"] = batch_stats
-      if train:
-        out, upd = self.G.apply(variables, z, train=True, mutable=["batch_stats"])
-        return out, upd["batch_stats"]
-    return self.G.apply(variables, z, train=False), batch_stats
 
   def _rec_loss(self, state, x, y):
     if self.hp.loss == "laplacian":
@@ -206,32 +188,26 @@ class Method(BaseMethod):
     bs = state["batch_stats"]["G"]
 
     def loss_fn(p):
-      out, new_bs = self._generate(p["G"], bs, shard_batch(p["Z"][idx]), train=True)
+      out, new_bs = apply_net(self.G, p["G"], bs, shard_batch(p["Z"][idx]), train=True)
       loss = self._rec_loss(state, out, x)
-      return loss, {"G/rec": loss, "_bs": new_bs}
+      return loss, {"G/rec": loss}, new_bs
 
-    new, metrics = gradient_step(state, ("G", "Z"), self._tx(steps_per_epoch(n, self.batch_size)), loss_fn)
-    return {**new, "batch_stats": {"G": metrics.pop("_bs")}}, metrics
+    new, metrics, new_bs = gradient_step(state, ("G", "Z"), self.txs, loss_fn, has_aux=True)
+    return {**new, "batch_stats": {"G": new_bs}}, metrics
 
   def epoch_end_step(self, state, data, key):
-    """Gradient-free, at the last step of every epoch: re-normalise the codes, refit Step III."""
-    del key
-    epoch_steps = steps_per_epoch(data["images"].shape[0], self.batch_size)
+    """Gradient-free, after the last step of every epoch: re-normalise the codes, refit Step III."""
+    del data, key
     k = self.num_clusters
-
-    def end(z, mixture):
-      z = renormalise(z, k)
-      return z, fit_gaussians(z, state["extra"]["labels"], k, self.hp.ridge)
-
-    # Only the codes and the mixture go through the cond (not the whole state with its optimizer moments).
-    last = (state["step"] + 1) % epoch_steps == 0
-    z, mixture = jax.lax.cond(last, end, lambda z, m: (z, m), state["params"]["Z"], state["extra"]["mixture"])
+    z = renormalise(state["params"]["Z"], k)
+    mixture = fit_gaussians(z, state["extra"]["labels"], k, self.hp.ridge)
     new = {**state, "params": {**state["params"], "Z": z}, "extra": {**state["extra"], "mixture": mixture}}
-    norms = jnp.linalg.norm(new["params"]["Z"][:, :k], axis=-1)
+    norms = jnp.linalg.norm(z[:, :k], axis=-1)
     return new, {"Z/class_norm_dev": jnp.max(jnp.abs(norms - 1.0))}
 
   def phases(self):
-    return [Phase("GZ", self.gz_step), Phase("epoch_end", self.epoch_end_step)]
+    spe = self.info.steps_per_epoch  # epoch_end runs at the last step of every epoch, after GZ
+    return [Phase("GZ", self.gz_step), Phase("epoch_end", self.epoch_end_step, every=spe, offset=spe - 1)]
 
   def sampling_params(self, state):
     return {"G": state["params"]["G"], "batch_stats": state["batch_stats"]["G"], "mixture": state["extra"]["mixture"]}
@@ -243,7 +219,7 @@ class Method(BaseMethod):
   def decode(self, params, z):
     """Codes [n, K+d] -> images [n, H, W, C] in [-1, 1] (BN, if any, with running averages)."""
     self._ensure_built(params)
-    return self._generate(params["G"], params.get("batch_stats", {}), z, train=False)[0]
+    return apply_net(self.G, params["G"], params.get("batch_stats", {}), z, train=False)[0]
 
   def sample(self, params, key, n):
     """n images from the uniform mixture of the per-cluster Gaussians (Step III)."""

@@ -13,28 +13,26 @@ at random (a batch never repeats an image). SGD(0.05, momentum 0.9), weight deca
 50 epochs (B.1). Output in state["extra"]: `targets` [N, K] and `means` [K, K]; the cluster label of
 image i is argmin_c ||t_i - mu_c|| (`cluster_labels`). With labelled data the phase also logs the
 Hungarian-matched clustering accuracy of these labels (E/cluster_acc; labels are never trained on).
-Phases "assign" (even epochs) and "rotation" (odd epochs) are scheduled by epoch (EpochPhase).
+Phases "assign" (even loop epochs) and "rotation" (odd ones) are scheduled with Phase(every=2 x ceil(N/B)).
 Config: config.cola_encoder.{clusters, means, sigma, squared_cost, views, crop, jitter, grayscale_p,
 preview}, config.model.E.width, config.optim.E.{learning_rate, momentum, weight_decay, halve_every_epochs}.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 
-from fsgen import configs
+from fsgen import configs, optim
 from fsgen.data.batches import draw_indices
+from fsgen.data.crop_flip import random_flip
 from fsgen.data.preprocess import to_float
-from fsgen.losses.assignment import assign_targets, matched_accuracy
+from fsgen.losses.assignment import assign_targets, cluster_labels, matched_accuracy
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase
+from fsgen.nets.apply import apply_net
 from fsgen.nets.resnet import ResNet18Encoder
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
@@ -62,14 +60,11 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-def steps_per_epoch(num_images: int, batch_size: int) -> int:
-  return math.ceil(num_images / batch_size)
-
-
-def sgd(cfg, epoch_steps: int) -> optax.GradientTransformation:
-  """SGD with momentum, coupled weight decay (as torch.optim.SGD) and lr x0.5 every `halve_every_epochs`."""
-  schedule = optax.exponential_decay(cfg.learning_rate, cfg.halve_every_epochs * epoch_steps, 0.5, staircase=True)
-  return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.sgd(schedule, momentum=cfg.momentum))
+def sgd(cfg, updates_per_epoch: int) -> optax.GradientTransformation:
+  """B.1's SGD: momentum, coupled weight decay (as torch.optim.SGD), lr x0.5 every `halve_every_epochs`
+  epochs of `updates_per_epoch` optimizer updates."""
+  schedule = optim.halving(cfg.learning_rate, cfg.halve_every_epochs * updates_per_epoch)
+  return optim.sgd(schedule, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 def gmm_targets(key, n: int, k: int, *, means: str = "one_hot", sigma: float = 0.0):
@@ -90,12 +85,6 @@ def gmm_targets(key, n: int, k: int, *, means: str = "one_hot", sigma: float = 0
   return v / jnp.linalg.norm(v, axis=-1, keepdims=True), mu
 
 
-def cluster_labels(targets: jax.Array, means: jax.Array) -> jax.Array:
-  """int32 [N]: index of the GMM mean nearest to each target (targets [N, K], means [C, K])."""
-  d = jnp.sum(targets**2, -1)[:, None] - 2 * targets @ means.T + jnp.sum(means**2, -1)[None]
-  return jnp.argmin(d, axis=-1).astype(jnp.int32)
-
-
 def augment(key, x, *, crop: float, jitter: float, grayscale_p: float):
   """Consistency views of x [B, H, W, C] in [-1, 1]: random crop of `crop` x side resized back, horizontal
   flip, brightness/contrast(/saturation for RGB) jitter of strength `jitter`, random grayscale (RGB)."""
@@ -108,8 +97,7 @@ def augment(key, x, *, crop: float, jitter: float, grayscale_p: float):
     ox = jax.random.randint(jax.random.fold_in(kc, 1), (b,), 0, w - sw + 1)
     cut = jax.vmap(lambda im, y0, x0: jax.lax.dynamic_slice(im, (y0, x0, 0), (sh, sw, ch)))(x, oy, ox)
     x = jax.image.resize(cut, (b, h, w, ch), "bilinear")
-  flip = jax.random.bernoulli(kf, 0.5, (b, 1, 1, 1))
-  x = jnp.where(flip, x[:, :, ::-1, :], x)
+  x = random_flip(kf, x)
   if jitter > 0:
     u = lambda k: jax.random.uniform(k, (b, 1, 1, 1), minval=1 - jitter, maxval=1 + jitter)
     x = x * u(kb)
@@ -131,37 +119,20 @@ def rotations(x):
   return jnp.concatenate(rots), labels
 
 
-@dataclasses.dataclass(frozen=True)
-class EpochPhase(Phase):
-  """A phase that runs at every step of every other epoch: epochs with (epoch % 2) == parity."""
-
-  epoch_steps: Callable[[], int] | None = None
-  parity: int = 0
-
-  def runs_at(self, step: int) -> bool:
-    return (step // self.epoch_steps()) % 2 == self.parity
-
-
 class Method(BaseMethod):
   def __init__(self, config, info):
     super().__init__(config, info)
-    self.epoch_steps = None  # ceil(N / B), set by init from the data
     self.hp = config.cola_encoder
     self.E = ResNet18Encoder(
       embed_dim=self.hp.clusters, width=config.model.E.width, blocks=tuple(config.model.E.get("blocks", (2, 2, 2, 2)))
     )
     self.batch_size = config.batch_size
-
-  def _tx(self, epoch_steps: int = 1):
-    # The schedule depends on the epoch length (known from the data at trace time); the optimizer state
-    # structure does not, so init may use any value.
-    return {"E": sgd(self.config.optim.E, epoch_steps)}
+    self.txs = {"E": sgd(config.optim.E, info.steps_per_epoch)}
 
   def init(self, key, data, prior=None):
     del prior  # Step I is the first stage.
     images = data["images"]
     n, h, w, c = images.shape
-    self.epoch_steps = steps_per_epoch(n, self.batch_size)
     if h != w:
       raise ValueError(f"cola_encoder needs square images for the rotation task, got {h}x{w}")
     ke, kt = jax.random.split(key)
@@ -170,7 +141,7 @@ class Method(BaseMethod):
     p = min(n, self.hp.preview)
     return {
       "params": {"E": variables["params"]},
-      "opt": {"E": self._tx()["E"].init(variables["params"])},
+      "opt": {"E": self.txs["E"].init(variables["params"])},
       "ema": {},
       "batch_stats": {"E": variables["batch_stats"]},
       "extra": {
@@ -181,15 +152,6 @@ class Method(BaseMethod):
       },
     }
 
-  def _apply(self, params, batch_stats, x, train):
-    if train:
-      (emb, rot), upd = self.E.apply(
-        {"params": params, "batch_stats": batch_stats}, x, train=True, mutable=["batch_stats"]
-      )
-      return emb, rot, upd["batch_stats"]
-    emb, rot = self.E.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
-    return emb, rot, batch_stats
-
   def assign_step(self, state, data, key):
     """One batch of the assignment epoch: Hungarian (Eq. 2), consistency SGD step, table update."""
     ki, kv = jax.random.split(key)
@@ -197,7 +159,7 @@ class Method(BaseMethod):
     idx = draw_indices(ki, n, self.batch_size)
     x = shard_batch(to_float(data["images"][idx]))
     targets = state["extra"]["targets"]
-    emb, _, _ = self._apply(state["params"]["E"], state["batch_stats"]["E"], x, train=False)
+    (emb, _), _ = apply_net(self.E, state["params"]["E"], state["batch_stats"]["E"], x, train=False)
     t_b = targets[idx]
     perm = assign_targets(emb, t_b, squared=self.hp.squared_cost)
     t_new = t_b[perm]
@@ -209,14 +171,14 @@ class Method(BaseMethod):
     ta = jnp.tile(t_new, (self.hp.views, 1))
 
     def loss_fn(p):
-      e, _, bs = self._apply(p, state["batch_stats"]["E"], xa, train=True)
+      (e, _), bs = apply_net(self.E, p, state["batch_stats"]["E"], xa, train=True)
       loss = jnp.mean(jnp.sum((e - ta) ** 2, axis=-1))
-      return loss, {"E/assign_loss": loss, "_bs": bs}
+      return loss, {"E/assign_loss": loss}, bs
 
-    new, metrics = gradient_step(state, "E", self._tx(steps_per_epoch(n, self.batch_size)), loss_fn)
+    new, metrics, bs = gradient_step(state, "E", self.txs, loss_fn, has_aux=True)
     extra = {**new["extra"], "targets": targets.at[idx].set(t_new)}
     metrics["E/reassigned"] = jnp.mean((perm != jnp.arange(perm.shape[0])).astype(jnp.float32))
-    return {**new, "extra": extra, "batch_stats": {"E": metrics.pop("_bs")}}, metrics
+    return {**new, "extra": extra, "batch_stats": {"E": bs}}, metrics
 
   def rotation_step(self, state, data, key):
     """One batch of the RotNet epoch: 4 rotations per image, cross-entropy of the rotation head."""
@@ -226,13 +188,13 @@ class Method(BaseMethod):
     xr, labels = shard_batch(xr), shard_batch(labels)
 
     def loss_fn(p):
-      _, logits, bs = self._apply(p, state["batch_stats"]["E"], xr, train=True)
+      (_, logits), bs = apply_net(self.E, p, state["batch_stats"]["E"], xr, train=True)
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
       acc = jnp.mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32))
-      return loss, {"E/rot_loss": loss, "E/rot_acc": acc, "_bs": bs}
+      return loss, {"E/rot_loss": loss, "E/rot_acc": acc}, bs
 
-    new, metrics = gradient_step(state, "E", self._tx(steps_per_epoch(n, self.batch_size)), loss_fn)
-    return {**new, "batch_stats": {"E": metrics.pop("_bs")}}, metrics
+    new, metrics, bs = gradient_step(state, "E", self.txs, loss_fn, has_aux=True)
+    return {**new, "batch_stats": {"E": bs}}, metrics
 
   def assign_phase(self, state, data, key):
     new, metrics = self.assign_step(state, data, key)
@@ -242,17 +204,13 @@ class Method(BaseMethod):
       metrics["E/cluster_acc"] = matched_accuracy(labels, data["labels"], k, k)
     return new, metrics
 
-  def _epoch_steps(self) -> int:
-    if self.epoch_steps is None:
-      raise RuntimeError("cola_encoder phases are scheduled by epoch: call init (it reads the data size) first")
-    return self.epoch_steps
-
   def phases(self):
     # Two phases on alternate epochs, scheduled in Python (a lax.cond choosing the pass inside one jitted
     # phase ran 5-9x slower on XLA:CPU: ops inside a conditional run on one thread).
+    spe = self.info.steps_per_epoch
     return [
-      EpochPhase("assign", self.assign_phase, epoch_steps=self._epoch_steps, parity=0),
-      EpochPhase("rotation", self.rotation_step, epoch_steps=self._epoch_steps, parity=1),
+      Phase("assign", self.assign_phase, every=2 * spe, offset=0, length=spe),
+      Phase("rotation", self.rotation_step, every=2 * spe, offset=spe, length=spe),
     ]
 
   def sampling_params(self, state):

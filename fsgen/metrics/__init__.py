@@ -49,7 +49,11 @@ def build_all(evals_cfg, dataset, info=None) -> dict:
   return evaluators
 
 
-_NEEDS = {"labelled": ("sample_labelled", "labelled samples"), "interpolate": ("interpolate", "latent paths")}
+_NEEDS = {
+  "labelled": ("sample_labelled", "labelled samples"),
+  "interpolate": ("interpolate", "latent paths"),
+  "cluster": ("sample_cluster", "per-class samples"),
+}
 
 
 class Samplers:
@@ -58,7 +62,9 @@ class Samplers:
   `for_evaluator(ev, params)` returns the `sample_fn(key, n)` that `ev.run` takes: images [n, H, W, C]
   in [-1, 1] from method.sample, or (images, labels [n]) from method.sample_labelled when the evaluator
   says `needs = ("labelled",)` (cas); `sample_fn.interpolate(key, n, ts)` -> [n, len(ts), H, W, C] is
-  attached when the method has `interpolate` (ppl says `needs = ("interpolate",)`). With `chunk`, images
+  attached when the method has `interpolate` (ppl says `needs = ("interpolate",)`), and
+  `sample_fn.cluster(key, n, c)` -> n images of class/cluster c when it has `sample_cluster` (the
+  small-sample protocol says `needs = ("cluster",)`). With `chunk`, images
   are drawn `chunk` at a time (one compiled shape at any n, flat memory). A method lacking what an
   evaluator needs is refused here, before any training or sampling, naming the evaluator.
   """
@@ -77,6 +83,7 @@ class Samplers:
     self._sample = jax.jit(method.sample, static_argnums=2)
     self._labelled = jax.jit(method.sample_labelled, static_argnums=2) if hasattr(method, "sample_labelled") else None
     self._interp = jax.jit(method.interpolate, static_argnums=(2, 3)) if hasattr(method, "interpolate") else None
+    self._cluster = jax.jit(method.sample_cluster, static_argnums=(2, 3)) if hasattr(method, "sample_cluster") else None
 
   def _draw(self, fn, params, key, n):
     import chex  # pylint: disable=import-outside-toplevel
@@ -105,6 +112,8 @@ class Samplers:
 
     if cache is not None:
       sample_fn.cache = cache.setdefault("labelled" if fn is self._labelled else "images", {})
+    if self._cluster is not None:
+      sample_fn.cluster = lambda key, n, c: self._cluster(params, key, int(n), int(c))
     if self._interp is not None:
       sample_fn.interpolate = lambda key, n, ts: self._interp(params, key, n, tuple(float(t) for t in ts))
     return sample_fn

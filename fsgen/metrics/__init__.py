@@ -113,7 +113,15 @@ class Samplers:
     if cache is not None:
       sample_fn.cache = cache.setdefault("labelled" if fn is self._labelled else "images", {})
     if self._cluster is not None:
-      sample_fn.cluster = lambda key, n, c: self._cluster(params, key, int(n), int(c))
+
+      def cluster(key, n, c):
+        import chex  # pylint: disable=import-outside-toplevel
+
+        images = self._cluster(params, key, int(n), int(c))
+        chex.assert_shape(images, (n, *self.image_shape) if self.image_shape else (n, None, None, None))
+        return images
+
+      sample_fn.cluster = cluster
     if self._interp is not None:
       sample_fn.interpolate = lambda key, n, ts: self._interp(params, key, n, tuple(float(t) for t in ts))
     return sample_fn

@@ -2,7 +2,7 @@
 
   python bench/nn_search.py [--preset adaimle_panda100_cpu] [--pools 1000,10000,100000]
 
-1. Search alone (fsgen.metrics.nn.nearest_chunked): the n = 100 training features against pools of 1k,
+1. Search alone (fsgen.neighbours.nearest_chunked): the n = 100 training features against pools of 1k,
    10k and 100k features of the preset's size D (LPIPS-AlexNet at 32 px + pixels: 8,832), streamed in
    chunks of the preset's size from a fixed buffer (so generation is excluded). FLOPs = 2 n M D; the
    reference is one plain [n, D] x [D, M] matmul (or, when [M, D] exceeds 1 GiB, the chunk-sized matmul
@@ -24,9 +24,11 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import configs, methods  # noqa: E402
-from fsgen import data as fsdata
-from fsgen.metrics.nn import nearest_chunked  # noqa: E402
+from experiments import configs  # noqa: E402
+from fsgen import data as fsdata  # noqa: E402
+from fsgen import methods  # noqa: E402
+from fsgen.data.info import DataInfo  # noqa: E402
+from fsgen.neighbours import nearest_chunked  # noqa: E402
 
 
 def _time(fn, *args, repeat=3):
@@ -71,18 +73,20 @@ def search_table(n: int, dim: int, pools: list[int], chunk: int) -> None:
 
 def epoch_share(preset: str, data_root: str) -> None:
   c = configs.load(f"{preset}:data_root={data_root}")
-  method = methods.build(c)
   images = jnp.asarray(fsdata.load(c.data).images)
   data = {"images": images}
+  method = methods.build(c, DataInfo.for_arrays(data, c.batch_size))
   state = {**jax.jit(method.init)(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
   rematch, g_step = (jax.jit(p.fn) for p in method.phases())
   n, spe = images.shape[0], images.shape[0] // c.batch_size
-  g = state["params"]["G"]
+  g, w = state["params"]["G"], state.get("frozen", {}).get("distance")
   pool = int(c.imle.pool_factor * n)
   t_round = _time(rematch, state, data, jax.random.key(1), repeat=2)  # step 0: everyone re-matched
-  t_search_only = _time(jax.jit(lambda g, k: method._search(g, k, images)), g, jax.random.key(2), repeat=2)
+  t_search_only = _time(jax.jit(lambda g, k: method._search(w, g, k, images)), g, jax.random.key(2), repeat=2)
   t_step = _time(g_step, state, data, jax.random.key(3), repeat=5)
-  t_dist = _time(jax.jit(lambda g, ex: method._distances(g, ex["z"], ex["noise"], images)), g, state["extra"], repeat=3)
+  t_dist = _time(
+    jax.jit(lambda g, ex: method._distances(w, g, ex["z"], ex["noise"], images)), g, state["extra"], repeat=3
+  )
   epoch = spe * t_step
   print(
     f"\n{preset}: n={n}, pool M={pool} ({c.imle.pool_factor} x n), {spe} steps/epoch at batch "
@@ -107,7 +111,7 @@ def main():
   ap.add_argument("--n", type=int, default=100)
   args = ap.parse_args()
   c = configs.load(f"{args.preset}:data_root={args.data_root}")
-  dim = methods.build(c).dist.dim
+  dim = methods.build(c, DataInfo(100, (c.data.resolution,) * 2 + (3,), 0, c.batch_size)).dist.dim
   print(f"JAX {jax.__version__}, devices {jax.devices()}")
   search_table(args.n, dim, [int(p) for p in args.pools.split(",")], c.imle.chunk)
   epoch_share(args.preset, args.data_root)

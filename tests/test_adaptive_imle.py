@@ -9,8 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen import configs, methods, train
+from experiments import configs
 from fsgen import data as fsdata
+from fsgen import methods, train
+from fsgen.data.info import DataInfo
 from fsgen.data.preprocess import to_float
 from fsgen.methods import adaptive_imle as am
 from fsgen.nets import imle_generator as ig
@@ -19,9 +21,9 @@ PRESETS = [n for n in configs.available() if n.startswith(("adaimle_", "imle_"))
 
 
 def _setup(config):
-  method = methods.build(config)
   images = jnp.asarray(fsdata.load(config.data).images)
   data = {"images": images}
+  method = methods.build(config, DataInfo.for_arrays(data, config.batch_size))
   state = {**jax.jit(method.init)(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
   return method, data, state
 
@@ -141,12 +143,12 @@ def test_pool_search_equals_bruteforce_over_the_regenerated_pool():
 
   @jax.jit
   def run(g, images):
-    ids, d2 = method._search(g, key, images)
+    ids, d2 = method._search(None, g, key, images)
     z, noise = ig.latents_from_ids(key, jnp.arange(40), z_dim, blocks)  # the whole pool at once
-    pool = method.dist.features(method._generate(g, z, noise))
+    pool = method.dist.features(None, method._generate(g, z, noise))
     zi, ni = ig.latents_from_ids(key, ids, z_dim, blocks)  # the matches, regenerated from their ids
-    direct = method.dist.pairwise(method._generate(g, zi, ni), to_float(images))
-    return ids, d2, pool, method.dist.features(to_float(images)), direct
+    direct = method.dist.pairwise(None, method._generate(g, zi, ni), to_float(images))
+    return ids, d2, pool, method.dist.features(None, to_float(images)), direct
 
   ids, d2, pool, x, direct = jax.device_get(run(state["params"]["G"], data["images"]))
   d = ((x[:, None].astype(np.float64) - pool[None]) ** 2).sum(-1)
@@ -215,7 +217,8 @@ def test_preset_runs_two_steps_in_test_form(name):
   if not name.endswith("_cpu"):
     assert full.data.resolution == 256 and full.model.G.blocks == ig.OFFICIAL_BLOCKS_256
     assert full.imle.features == "lpips_vgg" and full.optim.G.name == "adamw"
-  methods.build(c)  # the constructor validates the config (resolution, blocks, features, sampling)
+  info = DataInfo(c.data.shots, (16, 16, 3), 0, c.batch_size)
+  methods.build(c, info)  # the constructor validates the config (resolution, blocks, features, sampling)
   form = json.loads(c.to_json_best_effort())
   form.pop("method")
   before, after, hist = _two_steps(json.dumps(form, sort_keys=True), name)
@@ -233,3 +236,31 @@ def test_cpu_preset_trains_through_the_loop(tmp_path):
   assert [l["step"] for l in lines if "G/loss" in l] == [2, 4]
   assert all(np.isfinite(l["imle/d_mean"]) for l in lines if "imle/d_mean" in l)
   assert (tmp_path / "export" / "config.json").exists() and (tmp_path / "samples").is_dir()
+
+
+def test_frozen_distance_weights_ride_in_the_state_and_stay_fixed():
+  """LPIPS-AlexNet distance at 32 px: its weights are state["frozen"], untouched by a G step; G learns."""
+  c = configs.load("adaimle_panda100_cpu:test")
+  c.data.resolution = 32
+  c.model.G.blocks = ig.blocks_for(32, 1)
+  c.imle.features = "lpips_alex"
+  method, data, state = _setup(c)
+  frozen0 = jax.device_get(state["frozen"]["distance"])
+  g0 = jax.device_get(state["params"]["G"])
+  g_phase = next(p for p in method.phases() if p.name == "G")
+  step = jax.jit(g_phase.fn)
+  for i in range(2):  # the warm-up's learning rate is 0 at the first step
+    state, metrics = step(state, data, jax.random.key(i))
+  for a, b in zip(jax.tree.leaves(frozen0), jax.tree.leaves(jax.device_get(state["frozen"]["distance"]))):
+    np.testing.assert_array_equal(a, b)
+  moved = [float(np.abs(a - b).max()) for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(state["params"]["G"]))]
+  assert max(moved) > 0 and all(np.isfinite(moved)) and float(metrics["G/loss"]) > 0
+
+
+def test_warm_start_takes_the_prior_generator():
+  c = configs.load("adaimle_panda100_cpu:test")
+  method, data, state = _setup(c)
+  prior = {"params": jax.tree.map(lambda x: np.asarray(x) + 1.0, jax.device_get(state["params"]))}
+  warm = jax.jit(method.init)(jax.random.key(5), data, prior)
+  for a, b in zip(jax.tree.leaves(warm["params"]["G"]), jax.tree.leaves(prior["params"]["G"])):
+    np.testing.assert_array_equal(np.asarray(a), b)

@@ -25,7 +25,13 @@ NEUTRAL = (0, False, "", None, {}, [])
 NEW_DEFAULTS = {"dtype": "float32"}  # keys added after the snapshot whose default reproduces the old behaviour
 
 # spec -> {dotted key: (old value, new value, reason)}: deliberate changes after the snapshot.
-CHANGED: dict[str, dict[str, tuple]] = {}
+CHANGED: dict[str, dict[str, tuple]] = {
+  # issue 15: the CPU presets read the shared panda100 folder by default (data_root was "datasets").
+  **{
+    p: {"data.source": ("folder:datasets/panda100/img", "folder:{shared}/panda100/img", "issue 15: shared data")}
+    for p in ("adaimle_panda100_cpu", "imle_panda100_cpu")
+  },
+}
 
 # issue 15: AugIntAE's run length is total_epochs; augintae.epochs duplicated it and was never read
 _AUGINTAE = ("augintae_omniglot_cpu", "intae_omniglot_cpu", "ae_omniglot_cpu", "augintae_mnist", "augintae_omniglot")

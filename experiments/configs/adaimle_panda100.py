@@ -11,8 +11,8 @@ Cost:     GPU only: the official run took ~0.34 s/iteration plus ~100 s per pool
 Reduced:  --config=adaimle_panda100:test runs 2 steps on 16 px digits (used by the tests).
 """
 
-from fsgen.methods import adaptive_imle
+from experiments.configs import _adaptive_imle
 
 
 def get_config(arg=None):
-  return adaptive_imle.paper_config("panda100", arg, adaptive=True)
+  return _adaptive_imle.paper_config("panda100", arg, adaptive=True)

@@ -12,8 +12,8 @@ Cost:     GPU only: the official run took ~0.34 s/iteration plus ~100 s per pool
 Reduced:  --config=imle_dog:test runs 2 steps on 16 px digits (used by the tests).
 """
 
-from fsgen.methods import adaptive_imle
+from experiments.configs import _adaptive_imle
 
 
 def get_config(arg=None):
-  return adaptive_imle.paper_config("dog", arg, adaptive=False)
+  return _adaptive_imle.paper_config("dog", arg, adaptive=False)

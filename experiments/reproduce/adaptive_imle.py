@@ -1,135 +1,212 @@
-"""IMLE against Adaptive IMLE on 100-shot Panda at 32 px (the CPU presets), same steps and seed.
+"""IMLE against Adaptive IMLE on 100-shot Panda (the CPU presets), with reference rows that calibrate the numbers.
 
-  python experiments/reproduce/adaptive_imle.py --data_root=../shared/data
+  python experiments/reproduce/adaptive_imle.py [--seeds 0,1,2] [--variants imle,imle_matched,adaimle]
+                                                [--workdir runs/reproduce_adaptive_imle] [--n 500]
 
-Trains imle_panda100_cpu, then adaimle_panda100_cpu (one at a time), stopping at each --evals step (the
-loop resumes from its checkpoint, and the persistent compilation cache makes the stops cheap), and there
-measures, from the raw generator as the official code evaluates:
-  fid         FID of --fid_n samples against the 100 training images (the paper's protocol uses the
-              training set as reference; 5n = 500 samples is the official training-time setting, the paper
-              table used ~5k), Inception pool3 with clean-fid resize (fsgen.metrics.inception);
-  recall, precision   improved P&R (k = 3) on the same Inception features;
-  cov_mean, cov_max   mean and maximum over training images of the IMLE distance L (LPIPS-AlexNet +
-              0.1 pixel MSE at 32 px) to the nearest of the same samples (exact search);
-plus the training-time statistics of the method (distance to the matched sample, re-match rounds).
-Writes WORKDIR/results.json after every evaluation and prints a Markdown table.
+Cells (each resumable: a finished cell is a JSON file under WORKDIR/cells, a stopped training resumes
+from its checkpoint in WORKDIR/runs), run seed-major (all variants of seed 0, then seed 1, ...):
+  model cells    one preset (VARIANTS) trained through fsgen.train with one seed; during training the loop
+                 logs the coverage curve (fsgen.metrics.coverage every --curve_every_epochs); at the end
+                 fsgen.metrics.evaluate scores the raw generator (the official code evaluates it):
+                 FID and KID of --n samples against the 100 training images (the official protocol uses the
+                 training set as reference), FID of 100 samples (the size of the reference rows), improved
+                 precision/recall (k = 3) on the same Inception features, and coverage;
+  reference rows sets of real images scored with the same metrics and the same coverage distance:
+                 the training images plus Gaussian noise, the training images blurred 2x, and a different
+                 subset of real pandas (the other half of the 100: 50 images against 50).
+Coverage: for each training image, the distance of its nearest sample, min_j L(g_j, x_i), under one fixed
+distance (--coverage: LPIPS-AlexNet on a 2x upsampled input + 0.1 pixel MSE, for every row alike).
+Writes WORKDIR/table.md and prints it; partial tables say which cells ran.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(pathlib.Path.home() / ".cache" / "fsgen-jax-cache"))
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsgen import configs, methods, train  # noqa: E402
-from fsgen import data as fsdata
+from experiments import configs  # noqa: E402
+from experiments.reproduce._common import cell, done, markdown_table, mean_spread  # noqa: E402
+from fsgen import data as fsdata  # noqa: E402
+from fsgen import methods, train  # noqa: E402
+from fsgen import metrics as fsmetrics  # noqa: E402
+from fsgen.data.info import DataInfo  # noqa: E402
 from fsgen.data.preprocess import to_float  # noqa: E402
-from fsgen.metrics import inception, pr  # noqa: E402
+from fsgen.metrics import coverage, inception, kid, pr  # noqa: E402
 from fsgen.metrics.fid import fid_from_features  # noqa: E402
-from fsgen.metrics.nn import nearest  # noqa: E402
 
-PRESETS = ("imle_panda100_cpu", "adaimle_panda100_cpu")
+# name -> preset spec; the variants differ only in the re-matching rule.
+VARIANTS = {
+  "imle": "imle_panda100_cpu",
+  "adaimle": "adaimle_panda100_cpu",
+}
+COVERAGE = dict(type="coverage", features="lpips_alex", lpips_size=64, l2_coef=0.1, lpips_coef=1.0)
+REFERENCES = ("noise_0.2", "noise_0.3", "blur_2x", "other_pandas")
 
 
-def evaluate(method, state, train_images: np.ndarray, ref_feats: np.ndarray | None, key, n: int) -> dict:
-  """Coverage always; FID, precision and recall when ref_feats (Inception features of the data) is given."""
-  params = method.sampling_params(state)
-  sample = jax.jit(method.sample, static_argnums=2)
-  gen = np.concatenate([np.asarray(sample(params, jax.random.fold_in(key, i), 100)) for i in range(-(-n // 100))])[:n]
-  out = {}
-  if ref_feats is not None:
-    feats = inception.features(gen)
-    out["fid"] = fid_from_features(ref_feats, feats)
-    out.update(pr.precision_recall(ref_feats, feats, k=3))
-  phi = jax.jit(method.dist.features)
-  gen_phi = np.concatenate([np.asarray(phi(gen[s : s + 100])) for s in range(0, n, 100)])
-  _, d2 = nearest(phi(to_float(train_images)), gen_phi)  # IMLE distance L = squared feature distance
-  d = np.asarray(d2)
-  out.update(cov_mean=float(d.mean()), cov_max=float(d.max()))
-  return out
+def final_evaluators(n: int) -> dict:
+  """The end-of-training metrics (each an fsgen.metrics evaluator config), run by fsgen.metrics.evaluate."""
+  return {
+    "fid": dict(type="fid", every=1, n=n, kid=True),
+    "fid100": dict(type="fid", every=1, n=100),
+    "pr": dict(type="pr", every=1, n=n),
+    "cov": dict(COVERAGE, every=1, n=n),
+  }
+
+
+def train_cell(spec: str, seed: int, run_dir: pathlib.Path, n: int, curve_every: int) -> dict:
+  """Trains (or resumes) one preset and seed, then scores it; returns the cell's JSON."""
+  c = configs.load(spec)
+  c.seed, c.progress = seed, False
+  c.evals = {"curve": dict(COVERAGE, every_epochs=curve_every, every=0, n=n)}
+  t0 = time.time()
+  result = train.train_and_evaluate(c, run_dir)
+  train_seconds = time.time() - t0
+  dataset = fsdata.load(c.data)
+  info = DataInfo.of(dataset, c.batch_size)
+  method = methods.build(c, info)
+  evaluators = fsmetrics.build_all(final_evaluators(n), dataset, info)
+  samplers = fsmetrics.Samplers(method, evaluators, chunk=100)
+  t0 = time.time()
+  scores = fsmetrics.evaluate(samplers, evaluators, method.sampling_params(result.state), jax.random.key(10_000 + seed))
+  ex = jax.device_get(result.state["extra"])
+  curve = {}
+  for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+    row = json.loads(line)
+    if "curve/cov_mean" in row:
+      curve[int(row["step"])] = row["curve/cov_mean"]
+  return {
+    "spec": spec,
+    "seed": seed,
+    "steps": int(result.step),
+    "epochs": int(result.step) // info.full_batches,
+    "scores": scores,
+    "curve": sorted(curve.items()),
+    "rematched_total": int(ex["rematched_total"]),
+    "rounds": int(ex["rounds"]),
+    "pools": int(ex.get("pools", ex["rounds"])),
+    "train_seconds": round(train_seconds, 1),
+    "eval_seconds": round(time.time() - t0, 1),
+  }
+
+
+def reference_sets(images: np.ndarray, name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """(reference uint8 [N, H, W, C], "samples" float [M, H, W, C] in [-1, 1]) of one reference row."""
+  x = np.asarray(to_float(images))
+  rng = np.random.default_rng(seed)
+  if name.startswith("noise_"):
+    return images, x + float(name.split("_")[1]) * rng.standard_normal(x.shape).astype(np.float32)
+  if name == "blur_2x":
+    n, h, w, c = x.shape
+    small = jax.image.resize(x, (n, h // 2, w // 2, c), "bilinear", antialias=True)
+    return images, np.asarray(jax.image.resize(small, x.shape, "bilinear"))
+  if name == "other_pandas":
+    perm = rng.permutation(len(images))
+    half = len(images) // 2
+    return images[perm[:half]], x[perm[half:]]
+  raise ValueError(f"unknown reference row {name!r} (known: {', '.join(REFERENCES)})")
+
+
+def reference_cell(spec: str, name: str, seed: int) -> dict:
+  """One reference row scored with the metrics of the model cells (same functions, same coverage distance)."""
+  c = configs.load(spec)
+  ref_images, samples = reference_sets(np.asarray(fsdata.load(c.data).images), name, seed)
+  ref_feats = inception.features(ref_images)
+  feats = inception.features(np.clip(samples, -1.0, 1.0))
+  cov = coverage.Evaluator(_Images(ref_images), **{k: v for k, v in COVERAGE.items() if k != "type"})
+  d, idx = cov.distances(samples)
+  return {
+    "name": name,
+    "seed": seed,
+    "n_ref": len(ref_images),
+    "n": len(samples),
+    "scores": {
+      "fid": {"fid": fid_from_features(ref_feats, feats), "kid": kid.kernel_inception_distance(ref_feats, feats)},
+      "pr": pr.precision_recall(ref_feats, feats),
+      "cov": coverage.coverage_stats(d, idx),
+    },
+  }
+
+
+class _Images:
+  """The `dataset` argument of an evaluator: any object with uint8 `images` [N, H, W, C]."""
+
+  def __init__(self, images):
+    self.images = images
+
+
+COLUMNS = [
+  ("FID", "fid", "fid", 1),
+  ("FID@100", "fid100", "fid", 1),
+  ("KID x1e3", "fid", "kid", 1e3),
+  ("precision", "pr", "precision", 1),
+  ("recall", "pr", "recall", 1),
+  ("coverage mean L", "cov", "cov_mean", 1),
+  ("coverage max L", "cov", "cov_max", 1),
+]
+
+
+def _col(results: list[dict], group: str, key: str, scale: float, digits: int = 3) -> str:
+  vals = [r["scores"][group][key] * scale for r in results if group in r["scores"]]
+  return mean_spread(vals, digits) if vals else "-"
+
+
+def table(workdir: pathlib.Path, variants: dict, seeds: list[int], n: int) -> str:
+  cells = workdir / "cells"
+  rows, ran, total = [], 0, 0
+  for name in variants:
+    results = [r for s in seeds if (r := done(cells / f"{name}_s{s}.json"))]
+    ran, total = ran + len(results), total + len(seeds)
+    per_example = [r["rematched_total"] / 100 for r in results]
+    rows.append(
+      [f"{name} (`{variants[name]}`)", n]
+      + [_col(results, g, k, s) for _, g, k, s in COLUMNS]
+      + [mean_spread(per_example, 1), mean_spread([r["pools"] for r in results], 0)]
+    )
+  for name in REFERENCES:
+    results = [r for s in seeds if (r := done(cells / f"reference_{name}_s{s}.json"))]
+    ran, total = ran + len(results), total + len(seeds)
+    size = f"{results[0]['n']} vs {results[0]['n_ref']}" if results else "-"
+    rows.append([f"reference: {name}", size] + [_col(results, g, k, s) for _, g, k, s in COLUMNS] + ["-", "-"])
+  header = ["row", "samples"] + [c[0] for c in COLUMNS] + ["re-matches per image", "pools"]
+  return f"cells ran: {ran} of {total} (seeds {','.join(map(str, seeds))})\n\n" + markdown_table(header, rows)
 
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("--data_root", default=str(ROOT.parent / "shared" / "data"))
   ap.add_argument("--workdir", default="runs/reproduce_adaptive_imle")
-  ap.add_argument("--steps", type=int, default=2500)
-  ap.add_argument("--evals", default="500,1500,2500", help="steps at which to stop and evaluate")
-  ap.add_argument(
-    "--fid_at",
-    default="2500",
-    help="stops that also get FID/recall (Inception on 2 CPU cores costs minutes per 500 samples)",
-  )
-  ap.add_argument("--fid_n", type=int, default=500)
-  ap.add_argument("--seed", type=int, default=0)
-  ap.add_argument("--presets", default=",".join(PRESETS))
+  ap.add_argument("--seeds", default="0,1,2")
+  ap.add_argument("--variants", default=",".join(VARIANTS), help=f"names of {sorted(VARIANTS)}")
+  ap.add_argument("--n", type=int, default=500, help="samples per evaluation (5n, the official protocol)")
+  ap.add_argument("--curve_every_epochs", type=int, default=10)
+  ap.add_argument("--references", default=",".join(REFERENCES))
+  ap.add_argument("--table_only", action="store_true")
   args = ap.parse_args()
   workdir = pathlib.Path(args.workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  results_path = workdir / "results.json"
-  results = json.loads(results_path.read_text()) if results_path.exists() else {}
-  stops = sorted({int(s) for s in args.evals.split(",") if int(s) <= args.steps} | {args.steps})
-  ref_feats = None
-  for preset in args.presets.split(","):
-    rows = results.setdefault(preset, [])
-    for stop in stops:
-      if any(r["step"] == stop for r in rows):
-        continue  # already measured (re-running the script resumes)
-      c = configs.load(f"{preset}:data_root={args.data_root},steps={args.steps}")
-      c.seed, c.total_steps, c.progress = args.seed, stop, False
-      t0 = time.time()
-      result = train.train_and_evaluate(c, workdir / preset)
-      train_s = time.time() - t0
-      images = fsdata.load(c.data).images
-      with_fid = stop in {int(s) for s in args.fid_at.split(",")} or stop == args.steps
-      if ref_feats is None and with_fid:
-        ref_feats = inception.features(images)
-      method = methods.build(c)
-      t0 = time.time()
-      row = {"step": stop, "train_seconds": round(train_s, 1)}
-      row.update(
-        evaluate(method, result.state, images, ref_feats if with_fid else None, jax.random.key(1234), args.fid_n)
-      )
-      ex = jax.device_get(result.state["extra"])
-      row.update(
-        matched_mean=float(ex["dist"].mean()),
-        matched_max=float(ex["dist"].max()),
-        rounds=int(ex["rounds"]),
-        rematched_total=int(ex["rematched_total"]),
-        eval_seconds=round(time.time() - t0, 1),
-      )
-      rows.append(row)
-      results_path.write_text(json.dumps(results, indent=1))
-      print(preset, json.dumps(row), flush=True)
-  print(table(results))
-
-
-def table(results: dict) -> str:
-  lines = [
-    "| preset | step | FID (500 vs train) | recall | precision | mean L to nearest | max L to nearest "
-    "| re-match rounds | train s (cumulative) |",
-    "|---|---|---|---|---|---|---|---|---|",
-  ]
-  for preset, rows in results.items():
-    total = 0.0
-    for r in sorted(rows, key=lambda r: r["step"]):
-      total += r["train_seconds"]
-      fid = f"{r['fid']:.1f} | {r['recall']:.2f} | {r['precision']:.2f}" if "fid" in r else "- | - | -"
-      lines.append(
-        f"| {preset} | {r['step']} | {fid} | {r['cov_mean']:.4f} | {r['cov_max']:.4f} | {r['rounds']} | {total:.0f} |"
-      )
-  return "\n".join(lines)
+  seeds = [int(s) for s in args.seeds.split(",")]
+  variants = {v: VARIANTS[v] for v in args.variants.split(",")}
+  refs = [r for r in args.references.split(",") if r]
+  if not args.table_only:
+    for seed in seeds:
+      for name in refs:
+        path = workdir / "cells" / f"reference_{name}_s{seed}.json"
+        cell(path, lambda: reference_cell(VARIANTS["adaimle"], name, seed))
+      for name, spec in variants.items():
+        run_dir = workdir / "runs" / f"{name}_s{seed}"
+        path = workdir / "cells" / f"{name}_s{seed}.json"
+        result = cell(path, lambda: train_cell(spec, seed, run_dir, args.n, args.curve_every_epochs))
+        print(name, seed, json.dumps(result["scores"]), flush=True)
+  text = table(workdir, variants, seeds, args.n)
+  (workdir / "table.md").write_text(text + "\n")
+  print(text)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Phases (an "epoch" is one shuffled pass over the n images, n // batch_size steps
     1. last_i += 1;  d_i = L(G(z_i, s_i), x_i) with the current G (the OLD latent).
     2. to_update_i = (adaptive and d_i < tau_i and last_i >= staleness) or last_i >= force_resample.
     3. If any: a fresh pool of M = pool_factor * n samples, sample j drawn from fold_in(pool_key, j), is
-       generated chunk by chunk and searched exactly (fsgen.metrics.nn.nearest_chunked; the pool is
+       generated chunk by chunk and searched exactly (fsgen.neighbours.nearest_chunked; the pool is
        never stored); for i in to_update: z_i <- z_pool[nn(i)] + perturb * N(0, I), s_i <- s_pool[nn(i)],
        always accepted; last_i <- 0;
        tau_i <- (1 - change_coef) * d_i (the OLD latent's distance; for an example matched for the first
@@ -19,11 +19,12 @@ Phases (an "epoch" is one shuffled pass over the n images, n // batch_size steps
     4. A new permutation of the n examples for the epoch.
   "G": one AdamW step on mean_i L(G(z_i, s_i), x_i) over the epoch's next batch (+ EMA of G).
 Every set is handled with [n] masks, so nothing retraces. IMLE: step 2 without its adaptive term.
+The distance's frozen LPIPS weights (fsgen.losses.imle) live in state["frozen"]["distance"].
 
 Config: config.model.G.{blocks, width, map_layers, z_dim, gelu_approximate}, config.optim.G (AdamW),
 config.imle.{adaptive, change_coef, staleness, force_resample, pool_factor, chunk, perturb, features,
 lpips_coef, l2_coef, proj_dim, warmup_steps, ema_decay, sample_from, eval_batch, init_threshold},
-config.batch_size, config.data.{resolution, channels}.
+config.batch_size, config.data.{resolution, channels}; config.init_from warm-starts G.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from fsgen import configs, optim
+from fsgen import assets, configs, optim
 from fsgen.data.preprocess import to_float
 from fsgen.losses import imle as imle_loss
 from fsgen.methods.base import Method as BaseMethod
-from fsgen.methods.base import Phase
-from fsgen.metrics.nn import nearest_chunked
+from fsgen.methods.base import Phase, warm_start
+from fsgen.neighbours import nearest_chunked
 from fsgen.nets import imle_generator as ig
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
@@ -126,18 +127,18 @@ class Method(BaseMethod):
     self.tx = {"G": optim.build({**dict(config.optim.G), "learning_rate": lr})}
     self.batch_size = config.batch_size
     self.proj_key = jax.random.key(config.seed + 7919)  # fixed projection for the whole run
+    if info.full_batches < 1:
+      raise ValueError(f"config.batch_size={self.batch_size} exceeds the {info.num_images} training images")
+    self.steps_per_epoch = info.full_batches  # official epoch: one shuffled pass in whole batches
+    # Frozen distance weights (host numpy, fetched into the asset cache when missing); state["frozen"].
+    self._weights = assets.load(self.dist.asset) if self.dist.asset else None
 
   # ---- helpers ----------------------------------------------------------------------------------------
-
-  def _steps_per_epoch(self, n: int) -> int:
-    if self.batch_size > n:
-      raise ValueError(f"config.batch_size={self.batch_size} exceeds the {n} training images")
-    return n // self.batch_size
 
   def _generate(self, g_params, z, noise):
     return self.G.apply({"params": g_params}, z, noise)
 
-  def _distances(self, g_params, z, noise, images):
+  def _distances(self, weights, g_params, z, noise, images):
     """L(G(z_i, s_i), x_i) for all n examples, in batches of eval_batch -> [n] (no gradient)."""
     n = images.shape[0]
     bs = min(self.hp.eval_batch, n)
@@ -146,11 +147,11 @@ class Method(BaseMethod):
 
     def one(i):
       x = to_float(images[i])
-      return self.dist.pairwise(self._generate(g_params, z[i], [m[i] for m in noise]), x)
+      return self.dist.pairwise(weights, self._generate(g_params, z[i], [m[i] for m in noise]), x)
 
     return jax.lax.map(one, idx).reshape(-1)[:n]
 
-  def _search(self, g_params, pool_key, images):
+  def _search(self, weights, g_params, pool_key, images):
     """Nearest pool sample of each training image: (ids [n], squared distance [n]) over M samples."""
     n = images.shape[0]
     num = int(self.hp.pool_factor * n)
@@ -162,13 +163,13 @@ class Method(BaseMethod):
     bs = min(self.hp.eval_batch, n)
     pad = -n % bs
     xs = jnp.concatenate([images, images[:pad]]).reshape(-1, bs, *images.shape[1:])
-    queries = jax.lax.map(lambda x: project(self.dist.features(to_float(x))), xs)
+    queries = jax.lax.map(lambda x: project(self.dist.features(weights, to_float(x))), xs)
     queries = queries.reshape(-1, queries.shape[-1])[:n]
 
     def make_keys(start):
       z, noise = ig.latents_from_ids(pool_key, start + jnp.arange(chunk), self.z_dim, self.blocks)
       z, noise = shard_batch(z), [shard_batch(m) for m in noise]
-      return project(self.dist.features(self._generate(g_params, z, noise)))
+      return project(self.dist.features(weights, self._generate(g_params, z, noise)))
 
     return nearest_chunked(queries, make_keys, num, chunk)
 
@@ -176,12 +177,9 @@ class Method(BaseMethod):
 
   def init(self, key, data, prior=None):
     n = data["images"].shape[0]
-    self._steps_per_epoch(n)
     kg, kl = jax.random.split(key)
     z, noise = ig.draw_latents(kl, n, self.z_dim, self.blocks)
-    params = {"G": self.G.init(kg, z[:1], [m[:1] for m in noise])["params"]}
-    if prior is not None:  # warm start from an earlier workdir (config.init_from)
-      params = {"G": jax.tree.map(jnp.asarray, prior["params"]["G"])}
+    params = warm_start({"G": self.G.init(kg, z[:1], [m[:1] for m in noise])["params"]}, prior)
     extra = {
       "z": z,
       "noise": noise,
@@ -195,31 +193,38 @@ class Method(BaseMethod):
       "rematched": jnp.zeros((), jnp.int32),  # examples re-matched in the last round
       "rematched_total": jnp.zeros((), jnp.int32),
     }
-    return {"params": params, "opt": {"G": self.tx["G"].init(params["G"])}, "ema": {"G": params["G"]}, "extra": extra}
+    state = {"params": params, "opt": {"G": self.tx["G"].init(params["G"])}, "ema": {"G": params["G"]}, "extra": extra}
+    if self._weights is not None:  # a frozen network: in the state, never differentiated
+      state["frozen"] = {"distance": jax.tree.map(jnp.asarray, self._weights)}
+    return state
+
+  @staticmethod
+  def _frozen(state):
+    return state.get("frozen", {}).get("distance")
 
   def rematch_step(self, state, data, key):
+    """The "rematch" phase, at the first step of each epoch (see the module docstring)."""
     images = data["images"]
     n = images.shape[0]
-    spe = self._steps_per_epoch(n)
-    hp = self.hp
+    hp, weights = self.hp, self._frozen(state)
 
     def epoch_start(ex):
       g = state["params"]["G"]
       kpool, kjit, kperm = jax.random.split(key, 3)
       last = ex["last"] + 1
-      d_old = self._distances(g, ex["z"], ex["noise"], images)
+      d_old = self._distances(weights, g, ex["z"], ex["noise"], images)
       mask = rematch_mask(
         d_old, ex["tau"], last, adaptive=hp.adaptive, staleness=hp.staleness, force_resample=hp.force_resample
       )
 
       def rematch(ex):
-        ids, d_search = self._search(g, kpool, images)
+        ids, d_search = self._search(weights, g, kpool, images)
         z_new, noise_new = ig.latents_from_ids(kpool, ids, self.z_dim, self.blocks)
         z_new = z_new + hp.perturb * jax.random.normal(kjit, z_new.shape)
         sel = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
         z, noise = sel(z_new, ex["z"]), [sel(a, b) for a, b in zip(noise_new, ex["noise"])]
         if hp.proj_dim:  # the projected search distance is not L: measure the latents now held
-          d_new = self._distances(g, z, noise, images)
+          d_new = self._distances(weights, g, z, noise, images)
         else:  # the search distance is L itself (up to the 1e-3 jitter): no second generator pass
           d_new = jnp.where(mask, d_search, d_old)
         tau = update_thresholds(mask, ex["tau"], d_old, d_new, ex["matched"], hp.change_coef)
@@ -243,7 +248,7 @@ class Method(BaseMethod):
         "rematched_total": ex["rematched_total"] + count,
       }
 
-    ex = jax.lax.cond(state["step"] % spe == 0, epoch_start, lambda ex: ex, state["extra"])
+    ex = epoch_start(state["extra"])
     metrics = {
       "imle/d_mean": ex["dist"].mean(),
       "imle/d_max": ex["dist"].max(),
@@ -254,28 +259,23 @@ class Method(BaseMethod):
     return {**state, "extra": ex}, metrics
 
   def g_step(self, state, data, key):
-    images, ex = data["images"], state["extra"]
-    spe = self._steps_per_epoch(images.shape[0])
-    start = (state["step"] % spe) * self.batch_size
+    images, ex, weights = data["images"], state["extra"], self._frozen(state)
+    start = (state["step"] % self.steps_per_epoch) * self.batch_size
     idx = jax.lax.dynamic_slice(ex["perm"], (start,), (self.batch_size,))
     x = shard_batch(to_float(images[idx]))
     z, noise = shard_batch(ex["z"][idx]), [shard_batch(m[idx]) for m in ex["noise"]]
-    target = jax.lax.stop_gradient(self.dist.features(x))
+    target = jax.lax.stop_gradient(self.dist.features(weights, x))
 
     def loss_fn(g):
-      feats = self.dist.features(self._generate(g, z, noise))
+      feats = self.dist.features(weights, self._generate(g, z, noise))
       loss = jnp.mean(jnp.sum(jnp.square(feats - target), axis=1))
       return loss, {"G/loss": loss}
 
     return gradient_step(state, "G", self.tx, loss_fn)
 
   def phases(self):
-    # The re-match phase acts at epoch starts only (checked inside, since n is known from the data);
-    # when the preset fixes n (data.shots), it is also scheduled only there, saving a dispatch per step.
-    d = self.config.data
-    spe = d.shots // self.batch_size if d.shots and not d.per_class else 0
     return [
-      Phase("rematch", self.rematch_step, every=max(1, spe)),
+      Phase("rematch", self.rematch_step, every=self.steps_per_epoch),  # the first step of each epoch
       Phase("G", self.g_step, ema={"G": self.hp.ema_decay}),
     ]
 
@@ -288,94 +288,3 @@ class Method(BaseMethod):
     return self._generate(params["G"], z, noise)
 
 
-# Per-dataset settings of the official reproduce/*.sh (all `--hps fewshot`, 256 px): images, gamma
-# (change_coef), force_factor (pool = factor * n), staleness, force_resample, lr. [adaptive_imle.md Sec. 4]
-PAPER = {
-  "grumpycat100": dict(n=100, change_coef=0.02, pool_factor=100, staleness=5, force_resample=25, lr=1e-4),
-  "obama100": dict(n=100, change_coef=0.01, pool_factor=100, staleness=5, force_resample=15, lr=5e-5),
-  "panda100": dict(n=100, change_coef=0.01, pool_factor=200, staleness=5, force_resample=30, lr=1e-4),
-  "cat": dict(n=160, change_coef=0.01, pool_factor=100, staleness=5, force_resample=25, lr=5e-5),
-  "dog": dict(n=389, change_coef=0.01, pool_factor=100, staleness=5, force_resample=15, lr=1e-4),
-  "ffhq100": dict(n=100, change_coef=0.02, pool_factor=100, staleness=5, force_resample=15, lr=1e-4),
-}
-
-
-def test_form(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The reduced form every preset's `test` arg gives: 16 px digits, width 8, 2 steps, pixel distance.
-
-  Per-dataset constants are set to common values too, so all presets share two compiled programs
-  (adaptive and not) and the tests stay fast.
-  """
-  c.data = configs.data_defaults(source="builtin:digits", resolution=16, channels=3, shots=8)
-  c.model.G.update(blocks="1x1,4m1,8m4,16m8", width=8, map_layers=2, z_dim=16, gelu_approximate=True)
-  c.imle.update(
-    features="pixel",
-    pool_factor=3,
-    chunk=8,
-    eval_batch=8,
-    change_coef=0.01,
-    staleness=1,
-    force_resample=2,
-    warmup_steps=2,
-  )
-  c.optim.G.learning_rate = 1e-3
-  c.batch_size = 4
-  return configs.reduced_schedule(c)
-
-
-def paper_config(dataset: str, arg: str | None, *, adaptive: bool) -> ml_collections.ConfigDict:
-  """A 256 px paper preset: official architecture and settings for `dataset` (a key of PAPER).
-
-  Preset args: data_root (folder holding <dataset>/img/*, the official ./datasets layout), test.
-  """
-  args = configs.parse_arg(arg, test=False, data_root="datasets")
-  s = PAPER[dataset]
-  c = default_config()
-  if not adaptive:
-    c.method, c.imle.adaptive = "imle", False
-  c.data = configs.data_defaults(source=f"folder:{args.data_root}/{dataset}/img", resolution=256, channels=3)
-  c.optim.G.learning_rate = s["lr"]
-  c.imle.update(
-    change_coef=s["change_coef"],
-    pool_factor=s["pool_factor"],
-    staleness=s["staleness"],
-    force_resample=s["force_resample"],
-    features="lpips_vgg",
-    sample_from="raw",
-  )
-  # The official loop never ends; the authors' logged panda run stopped at 67,750 iterations.
-  c.total_steps = 70_000
-  c.log_every, c.sample_every, c.ckpt_every = 100, 2_500, 2_500
-  # Official: train-set FID of 5n samples from the raw model every 5 epochs (here every 2,500 steps).
-  c.evals = dict(fid=dict(type="fid", every=2_500, n=5 * s["n"]))
-  return test_form(c) if args.test else c
-
-
-def cpu_config(arg: str | None, *, adaptive: bool) -> ml_collections.ConfigDict:
-  """The 100-shot Panda preset sized for a 2-core CPU (32 px); see experiments/configs/*_panda100_cpu.py.
-
-  Preset args: data_root (folder holding panda100/img/*), steps, test.
-  """
-  args = configs.parse_arg(arg, test=False, data_root="datasets", steps=2500)
-  s = PAPER["panda100"]
-  c = default_config()
-  if not adaptive:
-    c.method, c.imle.adaptive = "imle", False
-  c.data = configs.data_defaults(source=f"folder:{args.data_root}/panda100/img", resolution=32, channels=3, shots=100)
-  c.model.G.update(blocks=ig.blocks_for(32, 2), width=32, map_layers=8, z_dim=128, gelu_approximate=True)
-  c.optim.G.learning_rate = 2e-4  # the `--hps fewshot` default; short runs need the larger step
-  c.imle.update(
-    change_coef=s["change_coef"],
-    staleness=s["staleness"],
-    force_resample=s["force_resample"],
-    pool_factor=10,
-    chunk=100,
-    eval_batch=50,
-    features="lpips_alex",
-    ema_decay=0.999,
-    sample_from="raw",
-  )
-  c.total_steps = args.steps
-  c.log_every, c.sample_every, c.ckpt_every = 25, 500, 500
-  c.num_samples = 64
-  return test_form(c) if args.test else c

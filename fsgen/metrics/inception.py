@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fsgen import assets
+from fsgen.metrics.chunks import map_chunks
 from fsgen.nets.inception import InceptionV3
 
 FID_SIZE = 299
@@ -77,15 +78,7 @@ def features(images, size: int = FID_SIZE, batch: int = 50) -> np.ndarray:
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(f"features: expected images [N, H, W, 1 or 3], got shape {tuple(images.shape)}")
   fn, params = _feature_fn(size), _params()
-  batch = min(batch, n)
-  out = []
-  for s in range(0, n, batch):
-    chunk = images[s : s + batch]
-    if len(chunk) < batch:  # pad to the compiled chunk size
-      pad = np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)
-      chunk = np.concatenate([np.asarray(chunk), pad])
-    out.append(np.asarray(fn(params, jnp.asarray(chunk))))
-  return np.concatenate(out)[:n]
+  return map_chunks(lambda x: fn(params, x), [images], min(batch, n))
 
 
 def generated_features(sample_fn, key, n: int, size: int = FID_SIZE, batch: int = 50) -> np.ndarray:

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from fsgen import assets
+from fsgen.metrics.chunks import map_chunks, pad_rows
+from fsgen.neighbours import sq_distances
 from fsgen.nets import lpips as lpips_net
 
 ASSET = {"vgg": "lpips_vgg", "alex": "lpips_alex"}
@@ -38,7 +40,8 @@ def prepare(images: jax.Array, size: int | None = None) -> jax.Array:
 
 
 @functools.cache
-def _params(net: str):
+def weights(net: str):
+  """The LPIPS weights of `net` ('vgg' or 'alex': backbone + v0.1 heads, fsgen.assets), on device, loaded once."""
   if net not in ASSET:
     raise ValueError(f"LPIPS net must be one of {sorted(ASSET)}, got {net!r}")
   return jax.device_put(assets.load(ASSET[net]))
@@ -57,18 +60,7 @@ def _fns(net: str, size: int | None):
     f = lambda v: model.apply({"params": params}, prepare(v, size))
     return lpips_net.distance(f(x), f(y))
 
-  @jax.jit
-  def sq_dists(fa, fb):
-    d = jnp.sum(fa**2, 1)[:, None] + jnp.sum(fb**2, 1)[None] - 2.0 * fa @ fb.T
-    return jnp.maximum(d, 0.0)
-
-  return feats, dist, sq_dists
-
-
-def _pad(chunk: np.ndarray, size: int) -> np.ndarray:
-  if len(chunk) == size:
-    return chunk
-  return np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+  return feats, dist, jax.jit(sq_distances)
 
 
 class LPIPS:
@@ -80,7 +72,7 @@ class LPIPS:
 
   def __init__(self, net: str = "vgg", size: int | None = None, batch: int = 16, cache_bytes: int = 2 << 30):
     self.net, self.size, self.batch, self.cache_bytes = net, size, int(batch), int(cache_bytes)
-    self.params = _params(net)
+    self.params = weights(net)
     self._feats, self._dist, self._sq = _fns(net, size)
 
   def _chunks(self, n: int):
@@ -88,22 +80,14 @@ class LPIPS:
 
   def features(self, images: np.ndarray, start: int, stop: int) -> jax.Array:
     """Feature-form rows [stop - start, D] (on device) of images[start:stop]."""
-    x = _pad(np.asarray(images[start:stop]), self.batch)
+    x = pad_rows(images[start:stop], self.batch)
     return self._feats(self.params, jnp.asarray(x))[: stop - start]
 
   def distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """LPIPS of aligned pairs: x, y [N, H, W, C] -> [N] float32."""
     if len(x) != len(y):
       raise ValueError(f"LPIPS.distance: {len(x)} vs {len(y)} images")
-    out = []
-    for s, e in self._chunks(len(x)):
-      d = self._dist(
-        self.params,
-        jnp.asarray(_pad(np.asarray(x[s:e]), self.batch)),
-        jnp.asarray(_pad(np.asarray(y[s:e]), self.batch)),
-      )
-      out.append(np.asarray(d)[: e - s])
-    return np.concatenate(out)
+    return map_chunks(lambda a, b: self._dist(self.params, a, b), [x, y], self.batch)
 
   def pairwise(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """All-pairs LPIPS [Na, Nb] (b None: a against itself, diagonal 0, symmetric)."""

@@ -18,11 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from fsgen.metrics import inception
+from fsgen.metrics.chunks import map_chunks
+from fsgen.neighbours import sq_distances
 
-
-@jax.jit
-def _sq_dists(a: jax.Array, b: jax.Array) -> jax.Array:
-  return jnp.maximum(jnp.sum(a**2, 1)[:, None] + jnp.sum(b**2, 1)[None] - 2.0 * a @ b.T, 0.0)
+_sq_dists = jax.jit(sq_distances)
 
 
 def knn_radii(feats: np.ndarray, k: int = 3, chunk: int = 1024) -> np.ndarray:
@@ -55,33 +54,21 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str
 
 @functools.cache
 def _vgg_fn(size: int):
-  from fsgen.metrics.lpips import _params, prepare  # pylint: disable=import-outside-toplevel
-  from fsgen.nets.lpips import (  # pylint: disable=import-outside-toplevel
-    SCALE,
-    SHIFT,
-    VGG16,  # pylint: disable=import-outside-toplevel
-  )
+  from fsgen.metrics.lpips import prepare, weights  # pylint: disable=import-outside-toplevel
+  from fsgen.nets.lpips import VGG16, vgg_input  # pylint: disable=import-outside-toplevel
 
-  params = _params("vgg")["VGG16_0"]
+  params = weights("vgg")["VGG16_0"]
 
   @jax.jit
   def fn(x):
-    x = (prepare(x, size) - jnp.asarray(SHIFT)) / jnp.asarray(SCALE)
-    return jnp.mean(VGG16().apply({"params": params}, x)[-1], axis=(1, 2))
+    return jnp.mean(VGG16().apply({"params": params}, vgg_input(prepare(x, size)))[-1], axis=(1, 2))
 
   return fn
 
 
 def vgg_features(images: np.ndarray, size: int = 224, batch: int = 32) -> np.ndarray:
   """[N, 512] relu5_3 global-average features of the LPIPS VGG16 backbone."""
-  fn, out = _vgg_fn(size), []
-  for s in range(0, len(images), batch):
-    chunk = np.asarray(images[s : s + batch])
-    n = len(chunk)
-    if n < batch:
-      chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), chunk.dtype)])
-    out.append(np.asarray(fn(jnp.asarray(chunk)))[:n])
-  return np.concatenate(out)
+  return map_chunks(_vgg_fn(size), [images], batch)
 
 
 class Evaluator(inception.InceptionEvaluator):

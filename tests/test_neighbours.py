@@ -1,4 +1,4 @@
-"""The exact nearest-neighbour search (fsgen.metrics.nn): chunked top-1 equals brute-force NumPy,
+"""The exact nearest-neighbour search (fsgen.neighbours): chunked top-1 equals brute-force NumPy,
 including a key count that is not a multiple of the chunk and exact ties; the one-matmul `nearest` too."""
 
 import jax
@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen.metrics import nn
+from fsgen import neighbours as nn
+from fsgen.metrics import nn as memo
 
 
 def _brute(q, k):
@@ -47,6 +48,6 @@ def test_nearest_and_memorisation_still_match_numpy():
   ref_idx, ref_d2 = _brute(q, k)
   np.testing.assert_array_equal(np.asarray(idx), ref_idx)
   np.testing.assert_allclose(np.asarray(d2), ref_d2, rtol=1e-4, atol=1e-5)
-  stats = nn.memorisation(q.reshape(50, 2, 2, 3), k.reshape(9, 2, 2, 3))
+  stats = memo.memorisation(q.reshape(50, 2, 2, 3), k.reshape(9, 2, 2, 3))
   assert stats["distinct_nn"] == len(np.unique(ref_idx))
   assert stats["nn_dist_min"] == pytest.approx(np.sqrt(ref_d2.min() / 12), rel=1e-4)

@@ -24,23 +24,27 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+NUM_IMAGES = 100  # the random uint8 training set each row draws its batches from
 
 
 def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch: int, width: int):
+  from fsgen.data.info import DataInfo
+
   if kind == "gan":
     from fsgen.methods import gan
 
     c = gan.default_config()
     c.data.resolution, c.data.channels, c.batch_size = res, 3, batch
     c.model.G.width = c.model.D.width = width
-    return gan.Method(c)
+    return gan.Method(c, DataInfo(NUM_IMAGES, (res, res, 3), 0, c.batch_size))
+  from experiments.configs import _mixdl
   from fsgen.methods import mixdl
 
   c = mixdl.default_config(backbone)
   c.data.resolution, c.data.channels = res, 3
   if size == "cpu":
-    mixdl.light_model(c)
-  return mixdl.Method(mixdl.set_mixdl(c, mixdl_on))
+    _mixdl.light_model(c)
+  return mixdl.Method(_mixdl.set_mixdl(c, mixdl_on), DataInfo(NUM_IMAGES, (res, res, 3), 0, c.batch_size))
 
 
 def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps: int, batch: int, width: int) -> dict:
@@ -56,7 +60,7 @@ def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps
   mesh = parallel.make_mesh(1)
   repl = parallel.replicated(mesh)
   with jax.set_mesh(mesh):
-    images = np.random.default_rng(0).integers(0, 255, (100, res, res, 3), np.uint8)
+    images = np.random.default_rng(0).integers(0, 255, (NUM_IMAGES, res, res, 3), np.uint8)
     data = {"images": jax.device_put(jnp.asarray(images), repl)}
     state = jax.jit(lambda k: initial_state(method, k, data), out_shardings=repl)(jax.random.key(0))
     runner = PhaseRunner(method.phases(), repl)

@@ -6,8 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments.configs import _mixdl
 from fsgen import data as fsdata
 from fsgen import parallel
+from fsgen.data.info import DataInfo
 from fsgen.losses import mixup_distance as md
 from fsgen.methods import mixdl
 from fsgen.train import PhaseRunner, initial_state
@@ -108,11 +110,15 @@ def test_mixing_coefficients_lie_on_the_simplex(kind):
 
 
 def _tiny(backbone, **mixdl_overrides):
-  c = mixdl.reduce_for_test(mixdl.default_config(backbone))
+  c = _mixdl.reduce_for_test(mixdl.default_config(backbone))
   c.devices = 1
   c.progress = False
   c.mixdl.update(mixdl_overrides)
   return c
+
+
+def _info(c):
+  return DataInfo(num_images=10, image_shape=(32, 32, 3), num_classes=0, batch_size=c.batch_size)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +130,8 @@ def _tiny(backbone, **mixdl_overrides):
   ],
 )
 def test_ablation_switches_set_the_schedule(g_dist, d_dist, names):
-  m = mixdl.Method(_tiny("stylegan2", g_dist=g_dist, d_dist=d_dist))
+  c = _tiny("stylegan2", g_dist=g_dist, d_dist=d_dist)
+  m = mixdl.Method(c, _info(c))
   phases = m.phases()
   assert [p.name for p in phases] == names
   by = {p.name: p for p in phases}
@@ -133,7 +140,8 @@ def test_ablation_switches_set_the_schedule(g_dist, d_dist, names):
   else:
     assert by["D"].runs_at(0) and by["D"].runs_at(1)
   with pytest.raises(ValueError, match="multiple of mixdl.mixup_every"):
-    mixdl.Method(_tiny("stylegan2", r1_every=3))
+    c = _tiny("stylegan2", r1_every=3)
+    mixdl.Method(c, _info(c))
 
 
 def _leaves_equal(a, b):
@@ -146,7 +154,7 @@ def test_phases_update_only_their_network(backbone):
   """Each phase, jitted exactly as the loop does: its net changes, the other net (params, optimizer
   state, spectral-norm statistics) stays bit-identical, and MixDL terms are finite and positive."""
   c = _tiny(backbone)
-  method = mixdl.Method(c)
+  method = mixdl.Method(c, _info(c))
   mesh = parallel.make_mesh(1)
   repl = parallel.replicated(mesh)
   with jax.set_mesh(mesh):
@@ -184,7 +192,7 @@ def test_phases_update_only_their_network(backbone):
 def test_distance_gradient_reaches_generator_through_features():
   """lambda_G * L^G_dist alone (adversarial term removed by a zero D head) still moves G."""
   c = _tiny("stylegan2", lambda_g=1000.0)
-  method = mixdl.Method(c)
+  method = mixdl.Method(c, _info(c))
   data = {"images": jnp.asarray(fsdata.load(c.data).images)}
   state = method.init(jax.random.key(0), data)
   g = state["params"]["G"]

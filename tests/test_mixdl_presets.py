@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from fsgen import configs, train
+from experiments import configs as presets
+from fsgen import train
 
-PRESETS = [n for n in configs.available() if n.startswith("mixdl_")]
+PRESETS = [n for n in presets.available() if n.startswith("mixdl_")]
 
 
 def test_all_presets_are_listed():
@@ -19,7 +20,7 @@ def test_all_presets_are_listed():
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_full_size_settings(name):
-  c = configs.load(name)
+  c = presets.load(name)
   assert c.method == "mixdl"
   assert c.mixdl.g_dist == c.mixdl.d_dist == (not name.endswith("_nomixdl"))
   if "_cpu" in name:
@@ -32,7 +33,7 @@ def test_preset_full_size_settings(name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_trains_two_steps_at_test_size(name, tmp_path):
-  c = configs.load(f"{name}:test")
+  c = presets.load(f"{name}:test")
   c.devices = 1
   c.progress = False
   result = train.train_and_evaluate(c, tmp_path)

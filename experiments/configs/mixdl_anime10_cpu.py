@@ -5,7 +5,7 @@ Data:     the 10 anime faces of ../shared/data/anime10 (all of them), resized to
           experiments/reproduce/mixdl.py is against the same 10 images (the whole set).
 Setting:  the paper's MixDL (Dir(1) in W, lambda_G 1000, lambda_D 1, mixup every 2nd step, patch D for
           mixups, batch 4 = mixup N, R1 10/16, PL 2/4, style mixing 0.9, StyleGAN2 Adam with lazy scaling)
-          on a light StyleGAN2 (`mixdl.light_model`: W 128, 4 mapping layers, channels min(128, 1024 / res))
+          on a light StyleGAN2 (`_mixdl.light_model`: W 128, 4 mapping layers, channels min(128, 1024 / res))
           with DiffAugment (color, translation, cutout; the paper's "+ DA" rows), which 10 images need at
           this short schedule, and EMA 0.999 (the paper's 0.99778 is tuned for 100k+ steps).
 Cost:     3000 steps. Measured by experiments/reproduce/mixdl.py on the 2-core CPU next to one other job
@@ -16,12 +16,8 @@ Reduced:  :test runs the same code path at width 8, 2 steps (tests/test_mixdl_pr
 Twin:     mixdl_anime10_cpu_nomixdl.
 """
 
-import pathlib
-
-from fsgen.methods import mixdl
-
-SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data"
+from experiments.configs import _mixdl, shared_data
 
 
 def get_config(arg=None):
-  return mixdl.cpu_preset(f"folder:{SHARED / 'anime10/img'}", arg)
+  return _mixdl.cpu_preset(shared_data("anime10", "img"), arg)

@@ -6,9 +6,8 @@ Expected: see experiments/reproduce/mixdl.py.
 Reduced:  :test (tests/test_mixdl_presets.py).
 """
 
-from fsgen import configs
-from fsgen.methods import mixdl
+from experiments.configs import _mixdl, shared_data
 
 
 def get_config(arg=None):
-  return mixdl.set_mixdl(configs.load("mixdl_anime10_cpu" + (":" + arg if arg else "")), False)
+  return _mixdl.cpu_preset(shared_data("anime10", "img"), arg, mixdl_on=False)

@@ -12,8 +12,8 @@ Reduced:  :test runs the same code path at width 8, 32 px, 2 steps (tests/test_m
 Twin:     mixdl_dog10_nomixdl (plain StyleGAN2).
 """
 
-from fsgen.methods import mixdl
+from experiments.configs import _mixdl
 
 
 def get_config(arg=None):
-  return mixdl.paper_preset("folder:data/animal_face_dog", arg)
+  return _mixdl.paper_preset("folder:data/animal_face_dog", arg)

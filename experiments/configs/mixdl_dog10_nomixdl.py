@@ -6,9 +6,8 @@ Expected: FID 177.5 / LPIPS 0.569 (Table 1 / Table 5 'none').
 Reduced:  :test (tests/test_mixdl_presets.py).
 """
 
-from fsgen import configs
-from fsgen.methods import mixdl
+from experiments.configs import _mixdl
 
 
 def get_config(arg=None):
-  return mixdl.set_mixdl(configs.load("mixdl_dog10" + (":" + arg if arg else "")), False)
+  return _mixdl.paper_preset("folder:data/animal_face_dog", arg, mixdl_on=False)

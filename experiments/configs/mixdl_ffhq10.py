@@ -14,8 +14,8 @@ Reduced:  :test runs the same code path at width 8, 32 px, 2 steps (tests/test_m
 Twin:     mixdl_ffhq10_nomixdl (plain StyleGAN2, Table 5 "none").
 """
 
-from fsgen.methods import mixdl
+from experiments.configs import _mixdl
 
 
 def get_config(arg=None):
-  return mixdl.paper_preset("folder:data/ffhq_babies", arg)
+  return _mixdl.paper_preset("folder:data/ffhq_babies", arg)

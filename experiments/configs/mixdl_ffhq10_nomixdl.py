@@ -6,9 +6,8 @@ Expected: FID 131.0 / LPIPS 0.574 at 100-shot (Table 5 'none'); no 10-shot figur
 Reduced:  :test (tests/test_mixdl_presets.py).
 """
 
-from fsgen import configs
-from fsgen.methods import mixdl
+from experiments.configs import _mixdl
 
 
 def get_config(arg=None):
-  return mixdl.set_mixdl(configs.load("mixdl_ffhq10" + (":" + arg if arg else "")), False)
+  return _mixdl.paper_preset("folder:data/ffhq_babies", arg, mixdl_on=False)

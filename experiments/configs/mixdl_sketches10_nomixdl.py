@@ -6,9 +6,8 @@ Expected: FID 94.2 / LPIPS 0.435 (Table 1, StyleGAN2).
 Reduced:  :test (tests/test_mixdl_presets.py).
 """
 
-from fsgen import configs
-from fsgen.methods import mixdl
+from experiments.configs import _mixdl
 
 
 def get_config(arg=None):
-  return mixdl.set_mixdl(configs.load("mixdl_sketches10" + (":" + arg if arg else "")), False)
+  return _mixdl.paper_preset("folder:data/face_sketches", arg, mixdl_on=False)

@@ -18,7 +18,7 @@ from fsgen.data.batches import draw
 from fsgen.data.diffaug import diff_augment
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
 from fsgen.methods.base import Method as BaseMethod
-from fsgen.methods.base import Phase
+from fsgen.methods.base import Phase, warm_start
 from fsgen.nets import dcgan
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
@@ -56,8 +56,7 @@ class Method(BaseMethod):
       "G": self.G.init(kg, jnp.zeros((1, self.hp.z_dim)))["params"],
       "D": self.D.init(kd, jnp.zeros((1, res, res, ch)))["params"],
     }
-    if prior is not None:  # warm start from an earlier workdir (config.init_from)
-      params = jax.tree.map(jnp.asarray, prior["params"])
+    params = warm_start(params, prior)  # config.init_from
     return {
       "params": params,
       "opt": {n: self.tx[n].init(p) for n, p in params.items()},

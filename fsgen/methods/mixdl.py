@@ -33,18 +33,18 @@ import ml_collections
 
 from fsgen import assets, configs, optim
 from fsgen.data.batches import draw
+from fsgen.data.crop_flip import random_flip
 from fsgen.data.diffaug import diff_augment
 from fsgen.latent import slerp
 from fsgen.losses.gan import d_loss, g_loss, r1_penalty
 from fsgen.losses.mixup_distance import layerwise_mixup_distance, mixing_coefficients, mixup_distance
+from fsgen.losses.path_length import path_length_penalty
 from fsgen.losses.perceptual import reconstruction_loss
 from fsgen.methods.base import Method as BaseMethod
-from fsgen.methods.base import Phase
+from fsgen.methods.base import Phase, warm_start
 from fsgen.methods.mixdl_backbones import BACKBONES, StyleGAN2Backbone
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
-
-_AUX = "_aux"  # key of non-metric outputs (spectral stats, pl_mean) passed through gradient_step
 
 
 def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
@@ -132,8 +132,7 @@ class Method(BaseMethod):
   # ---- state ---------------------------------------------------------------------------------------
   def init(self, key, data, prior=None):
     params, spectral = self.bb.init(key)
-    if prior is not None:  # warm start from an earlier workdir (config.init_from)
-      params = jax.tree.map(jnp.asarray, prior["params"])
+    params = warm_start(params, prior)  # config.init_from
     state = {
       "params": params,
       "opt": {n: self.tx[n].init(p) for n, p in params.items()},
@@ -145,9 +144,9 @@ class Method(BaseMethod):
     return state
 
   def _step(self, state, net, loss_fn):
-    """gradient_step, then writes the aux outputs (new spectral stats of `net`, pl_mean) into extra."""
-    new, metrics = gradient_step(state, net, self.tx, loss_fn)
-    aux = metrics.pop(_AUX, {})
+    """gradient_step; loss_fn returns (loss, metrics, aux) and the aux outputs (new spectral stats of `net`,
+    pl_mean) are written into state["extra"]."""
+    new, metrics, aux = gradient_step(state, net, self.tx, loss_fn, has_aux=True)
     extra = dict(new["extra"])
     if "spectral" in aux:
       extra["spectral"] = {**extra["spectral"], net: aux["spectral"]}
@@ -159,9 +158,7 @@ class Method(BaseMethod):
   def _reals(self, key, data):
     kx, kf = jax.random.split(key)
     x = draw(kx, data["images"], self.n)
-    if self.hp.flip:
-      x = jnp.where(jax.random.uniform(kf, (self.n, 1, 1, 1)) < 0.5, x[:, :, ::-1], x)
-    return x
+    return random_flip(kf, x) if self.hp.flip else x
 
   def _aug(self, key, images):
     return jax.tree.map(lambda x: diff_augment(key, x, self.hp.diffaug), images)
@@ -202,7 +199,7 @@ class Method(BaseMethod):
       adv = self._d_adv(kl, out_r["logit"], out_f["logit"])
       metrics = {"D/adv": adv, "D/real_logit": out_r["logit"].mean(), "D/fake_logit": out_f["logit"].mean()}
       loss = adv + self._recon(state, out_r, real, part, metrics)
-      return loss, {**metrics, _AUX: {"spectral": s}}
+      return loss, metrics, {"spectral": s}
 
     return self._step(state, "D", loss_fn)
 
@@ -238,7 +235,7 @@ class Method(BaseMethod):
         )
         metrics["D/mixdl_kl"] = dist
         loss = loss + self.hp.lambda_d * dist
-      return loss, {**metrics, _AUX: {"spectral": s}}
+      return loss, metrics, {"spectral": s}
 
     return self._step(state, "D", loss_fn)
 
@@ -259,7 +256,7 @@ class Method(BaseMethod):
       r1 = (
         r1_penalty(logits, real) if not isinstance(real, tuple) else r1_penalty(lambda x: logits((x, real[1])), real[0])
       )
-      return scale * r1, {"D/r1": r1}
+      return scale * r1, {"D/r1": r1}, {}
 
     return self._step(state, "D", loss_fn)
 
@@ -274,7 +271,7 @@ class Method(BaseMethod):
       )
       out, _ = self.bb.discriminate(state["params"]["D"], spec["D"], self._aug(ka, fake), train=False)
       adv = g_loss(self.bb.gan_loss, fake_logits=out["logit"])
-      return adv, {"G/adv": adv, _AUX: {"spectral": s}}
+      return adv, {"G/adv": adv}, {"spectral": s}
 
     return self._step(state, "G", loss_fn)
 
@@ -307,12 +304,12 @@ class Method(BaseMethod):
         )
         metrics["G/mixdl_kl"] = dist
         loss = loss + self.hp.lambda_g * dist
-      return loss, {**metrics, _AUX: {"spectral": s}}
+      return loss, metrics, {"spectral": s}
 
     return self._step(state, "G", loss_fn)
 
   def pl_step(self, state, data, key):
-    """StyleGAN2 path-length regularisation: E(|J_w^T y| - a)^2, a = running mean (decay pl_decay)."""
+    """StyleGAN2 path-length regularisation (fsgen.losses.path_length), pl_mean in state["extra"]."""
     kz, kn, ky = jax.random.split(key, 3)
     n = max(1, self.n // self.hp.pl_batch_shrink)
     pl_mean = state["extra"]["pl_mean"]
@@ -322,14 +319,9 @@ class Method(BaseMethod):
       if ws.ndim == 2:
         ws = jnp.broadcast_to(ws[:, None], (n, self.bb.num_ws, ws.shape[-1]))
       synth = lambda w: self.bb.generate(g, {}, w, kn, train=False)[0]
-      images, vjp = jax.vjp(synth, ws)
-      noise = jax.random.normal(ky, images.shape) / jnp.sqrt(images.shape[1] * images.shape[2])
-      (grad,) = vjp(noise)
-      lengths = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grad), axis=2), axis=1))
-      new_mean = jax.lax.stop_gradient(pl_mean + self.hp.pl_decay * (jnp.mean(lengths) - pl_mean))
-      penalty = jnp.mean(jnp.square(lengths - new_mean))
+      penalty, new_mean = path_length_penalty(synth, ws, ky, pl_mean, self.hp.pl_decay)
       loss = self.hp.pl_weight * self.hp.pl_every * penalty
-      return loss, {"G/pl": penalty, "G/pl_mean": new_mean, _AUX: {"pl_mean": new_mean}}
+      return loss, {"G/pl": penalty, "G/pl_mean": new_mean}, {"pl_mean": new_mean}
 
     return self._step(state, "G", loss_fn)
 
@@ -377,63 +369,3 @@ class Method(BaseMethod):
       path = lambda t: slerp(z0, z1, t)
     frames = [self.bb.image(self.bb.generate(g, spec, path(float(t)), kn, train=False)[0]) for t in ts]
     return jnp.clip(jnp.stack(frames, axis=1), -1.0, 1.0)
-
-
-# ---- preset helpers (experiments/configs/mixdl_*.py) --------------------------------------------------
-def set_mixdl(c: ml_collections.ConfigDict, enabled: bool) -> ml_collections.ConfigDict:
-  """Turns both distance terms (and so the mixup steps) on or off: the `_nomixdl` twins."""
-  c.mixdl.g_dist = c.mixdl.d_dist = enabled
-  return c
-
-
-def light_model(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The light nets of the CPU presets (chosen with bench/step_speed.py --rows=mixdl --size=cpu)."""
-  if c.model.backbone == "stylegan2":
-    c.model.G.update(z_dim=128, w_dim=128, n_mlp=4, channel_base=1024, channel_max=128)
-    c.model.D.update(channel_base=1024, channel_max=128, proj_dim=0)
-  else:
-    c.model.G.update(z_dim=128, width=8)
-    c.model.D.update(width=8, proj_dim=128)
-  return c
-
-
-def paper_preset(default_source: str, arg=None) -> ml_collections.ConfigDict:
-  """The 10-shot paper presets' body (mixdl_ffhq10, _anime10, _dog10, _sketches10): config-f StyleGAN2 at
-  256 px, the official defaults, 120k steps, FID (5k samples) and LPIPS (1k) every 10k steps; `arg` takes
-  source=..., shots=N and test (the reduced form)."""
-  args = configs.parse_arg(arg, test=False, source=default_source, shots=10)
-  c = default_config("stylegan2")
-  c.data = configs.data_defaults(source=args.source, resolution=256, channels=3, shots=args.shots)
-  c.total_steps = 120_000
-  c.log_every, c.sample_every, c.ckpt_every = 100, 5000, 10_000
-  c.evals = dict(fid=dict(type="fid", every=10_000, n=5000), lpips=dict(type="lpips", every=10_000, n=1000))
-  return reduce_for_test(c) if args.test else c
-
-
-def cpu_preset(source: str, arg=None) -> ml_collections.ConfigDict:
-  """The mixdl_*_cpu presets' body: light StyleGAN2, 32 px, 10 shots of `source`, DiffAugment, EMA 0.999,
-  3000 steps; `arg` takes steps=N, resolution=R and test (the reduced form)."""
-  args = configs.parse_arg(arg, test=False, steps=3000, resolution=32)
-  c = default_config("stylegan2")
-  c.data = configs.data_defaults(source=source, resolution=args.resolution, channels=3, shots=10, subset_seed=0)
-  light_model(c)
-  c.mixdl.update(diffaug="color,translation,cutout", ema_decay=0.999)
-  c.total_steps = args.steps
-  c.log_every, c.sample_every, c.ckpt_every = 100, 1000, 1000
-  c.evals = dict(nn=dict(type="nn", every=args.steps, n=256))
-  return reduce_for_test(c) if args.test else c
-
-
-def reduce_for_test(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The reduced form every preset's `test` arg gives: the same backbone and phases at width 8, 32 px,
-  batch 4, on scikit-learn's digits (no download), 2 steps, every schedule hit at least once."""
-  c.data = configs.data_defaults(source="builtin:digits", resolution=32, channels=3, shots=10)
-  if c.model.backbone == "stylegan2":
-    c.model.G.update(z_dim=16, w_dim=16, n_mlp=2, channel_base=256, channel_max=16)
-    c.model.D.update(channel_base=256, channel_max=16, proj_dim=0)
-  else:
-    c.model.G.update(z_dim=16, width=8)
-    c.model.D.update(width=8, proj_dim=16)
-  c.batch_size = 4
-  c.mixdl.update(r1_every=2, pl_every=2)
-  return configs.reduced_schedule(c)

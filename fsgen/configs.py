@@ -1,65 +1,12 @@
-"""Preset resolution and shared config pieces.
+"""The config schema every method shares: the loop's keys (`loop_defaults`) and the data keys
+(`data_defaults`), with their defaults. Each method's `default_config()` starts from these.
 
-Presets live in experiments/configs/NAME.py, each with `get_config(arg=None)`. `resolve("NAME")` maps a
-bare name to that file, `resolve("path.py:arg")` passes through, `load("NAME:arg")` returns the
-ConfigDict. `parse_arg` turns a preset's arg string ("test", "test,shots=5") into typed values.
+Presets (experiments/configs/NAME.py) and their lookup live in experiments/, never in the library.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import ml_collections
-
-CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "configs"
-
-
-def available(config_dir: pathlib.Path = CONFIG_DIR) -> list[str]:
-  return sorted(p.stem for p in config_dir.glob("*.py") if not p.stem.startswith("_"))
-
-
-def resolve(spec: str, config_dir: pathlib.Path = CONFIG_DIR) -> str:
-  """'NAME[:arg]' -> '/abs/experiments/configs/NAME.py[:arg]'; a 'path.py[:arg]' is returned unchanged."""
-  name, sep, arg = spec.partition(":")
-  if name.endswith(".py"):
-    if not pathlib.Path(name).is_file():
-      raise FileNotFoundError(f"config file {name} does not exist")
-    return spec
-  if name not in available(config_dir):
-    raise ValueError(f"unknown config {name!r}; available: {', '.join(available(config_dir))}")
-  return f"{config_dir / (name + '.py')}{sep}{arg}"
-
-
-def load(spec: str, config_dir: pathlib.Path = CONFIG_DIR) -> ml_collections.ConfigDict:
-  """Imports the preset named by `spec` and returns get_config(arg)."""
-  path, _, arg = resolve(spec, config_dir).partition(":")
-  module_spec = importlib.util.spec_from_file_location(pathlib.Path(path).stem, path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
-
-
-def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
-  """'test,shots=5' -> ConfigDict(test=True, shots=5, ...defaults); types follow the defaults.
-
-  A bare word sets a bool default to True. Unknown words are an error naming them.
-  """
-  out = ml_collections.ConfigDict(defaults)
-  for item in filter(None, (arg or "").split(",")):
-    key, sep, value = item.partition("=")
-    if key not in defaults:
-      raise ValueError(f"unknown preset argument {key!r} (known: {', '.join(defaults)})")
-    default = defaults[key]
-    if not sep:
-      if not isinstance(default, bool):
-        raise ValueError(f"preset argument {key!r} needs a value ({key}=...)")
-      out[key] = True
-    elif isinstance(default, bool):
-      out[key] = value.lower() in ("1", "true", "yes")
-    else:
-      out[key] = type(default)(value) if default is not None else value
-  return out
 
 
 def loop_defaults() -> ml_collections.ConfigDict:
@@ -104,15 +51,3 @@ def data_defaults(**overrides) -> ml_collections.ConfigDict:
   )
   d.update(overrides)
   return ml_collections.ConfigDict(d)
-
-
-def reduced_schedule(
-  c: ml_collections.ConfigDict, *, steps: int = 2, every: int = 2, num_samples: int = 4, evals: dict | None = None
-) -> ml_collections.ConfigDict:
-  """The loop schedule of a preset's reduced `test` form: `steps` steps, logging, samples and checkpoints
-  every `every` steps, `num_samples` samples, `evals` (default none)."""
-  c.total_steps = steps
-  c.log_every = c.sample_every = c.ckpt_every = every
-  c.num_samples = num_samples
-  c.evals = evals or {}
-  return c

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from fsgen import configs, train
+from experiments import configs
+from fsgen import train
 
 from conftest import ROOT
 

@@ -1,8 +1,8 @@
 """Preset bodies shared by the Adaptive IMLE / IMLE presets (adaimle_*.py, imle_*.py).
 
-  paper_config(dataset, arg, adaptive=...)  the official 256 px settings of one dataset (a key of PAPER)
-  cpu_config(arg, adaptive=...)             100-shot Panda at 32 px, sized for a 2-core CPU
-  test_form(c)                              the reduced form every preset's `test` arg gives
+paper_config(dataset, arg, adaptive=...)  the official 256 px settings of one dataset (a key of PAPER)
+cpu_config(arg, adaptive=...)             100-shot Panda at 32 px, sized for a 2-core CPU
+test_form(c)                              the reduced form every preset's `test` arg gives
 """
 
 from __future__ import annotations

@@ -286,5 +286,3 @@ class Method(BaseMethod):
     """n fresh samples: z ~ N(0, I) and fresh N(0, 1) noise maps (official test-time sampling)."""
     z, noise = ig.draw_latents(key, n, self.z_dim, self.blocks)
     return self._generate(params["G"], z, noise)
-
-

@@ -1,8 +1,8 @@
 """Fixed-size chunks for the metrics' jitted feature functions: one compiled shape at any set size.
 
-  pad_rows(x, size)              x [n, ...] with zero rows appended up to `size` rows (n <= size)
-  map_chunks(fn, arrays, batch)  fn(*chunks) over aligned `batch`-row chunks of `arrays` (the last one
-                                 padded), each result trimmed to its real rows, concatenated on the host
+pad_rows(x, size)              x [n, ...] with zero rows appended up to `size` rows (n <= size)
+map_chunks(fn, arrays, batch)  fn(*chunks) over aligned `batch`-row chunks of `arrays` (the last one
+                               padded), each result trimmed to its real rows, concatenated on the host
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Training-step speed: ms/step, images/s, compile time and peak memory of each method's loop step.
 
   python bench/step_speed.py [--rows gan,mixdl] [--steps 16] [--size paper|cpu] [--res 64,256]
+  python bench/step_speed.py --vs-peer [--peer-rows gan32,...] [--pairs 3]   # vs eager PyTorch (peer_compare.py)
 
 Rows:
   gan     the `gan` baseline (DCGAN-style), batch 64, width 64, at 32 and 64 px.
@@ -94,11 +95,20 @@ def main():
   p.add_argument("--backbones", default="stylegan2,fastgan", help="mixdl rows: backbones")
   p.add_argument("--batch", type=int, default=64, help="gan rows: batch")
   p.add_argument("--width", type=int, default=64, help="gan rows: base width")
+  p.add_argument("--vs-peer", action="store_true", help="vs eager PyTorch, alternating (bench/peer_compare.py)")
+  p.add_argument("--peer-rows", default="gan32,gan64,mixdl64,mixdl64_plain,maml2,maml1")
+  p.add_argument("--pairs", type=int, default=3, help="--vs-peer: alternating pairs per row")
+  p.add_argument("--peer-form", default="subpixel", choices=("subpixel", "convtranspose"), help="gan peer's G")
   p.add_argument("--row", default="", help=argparse.SUPPRESS)  # internal: kind,backbone,res,mixdl
   a = p.parse_args()
   if a.row:
     kind, backbone, res, on = a.row.split(",")
     print(json.dumps(run_row(kind, backbone, int(res), a.size, on == "1", a.steps, a.batch, a.width)))
+    return
+  if a.vs_peer:
+    from bench import peer_compare
+
+    peer_compare.main(a.peer_rows, a.pairs, a.steps, a.peer_form)
     return
   import jax
 

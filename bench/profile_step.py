@@ -31,6 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 _INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = \S+ ([\w\-]+)\((.*)$")
+_MODULE = re.compile(r"(Generator|Discriminator|_\d)")
 _COMP = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$")
 
 
@@ -97,6 +98,20 @@ def hlo_ops(compiled_text: str) -> dict[str, dict]:
     current.append((name, info))
     order.append((name, info))
   ops = {name: info for name, info in order}
+  for _, info in order:  # weight-gradient convolutions lose their metadata: name them after their inputs
+    inner = comps.get(info["calls"], [])
+    if any(i["kind"] == "convolution" and "op_name" not in i for _, i in inner) and "op_name" not in info:
+      frontier, seen = list(info["operands"]), set()
+      for _depth in range(4):
+        named = [ops[o] for o in frontier if o in ops and _MODULE.search(ops[o].get("op_name", ""))]
+        named.sort(key=lambda i: "transpose(" not in i["op_name"])  # the cotangent side names the layer
+        if named:
+          path = re.sub(r"/[^/]*$", "", named[0]["op_name"])
+          info["op_name"] = f"{path}/conv weight gradient (backward)"
+          info["files"] = named[0].get("files", [])
+          break
+        seen.update(frontier)
+        frontier = [o2 for o in frontier if o in ops for o2 in ops[o]["operands"] if o2 not in seen]
   for _, info in order:
     if "op_name" not in info and info["calls"] in comps:
       inner = comps[info["calls"]]
@@ -188,7 +203,7 @@ def report(name: str, events, ops: dict, wall: float, busy: float, top: int) -> 
   by_pass, by_part, by_kind, by_op = (collections.Counter() for _ in range(4))
   for hlo, ms in events:
     info = ops.get(hlo, {"kind": "?"})
-    backward = "transpose(" in info.get("op_name", "")
+    backward = "transpose(" in info.get("op_name", "") or "(backward)" in info.get("op_name", "")
     by_pass["backward" if backward else "forward"] += ms
     by_part[part_of(info)] += ms
     by_kind[info["kind"] if info["kind"] != "fusion" else hlo.rsplit(".", 1)[0]] += ms

@@ -12,6 +12,7 @@ import pathlib
 
 import numpy as np
 
+from fsgen.data import class_split
 from fsgen.data.preprocess import prepare_images, to_float, to_uint8
 from fsgen.data.sources import DataError, read_source
 from fsgen.data.subsets import select_shots
@@ -61,7 +62,8 @@ def load(cfg) -> Dataset:
   """Loads `cfg.source` and returns the preprocessed k-shot training set.
 
   Keys of cfg (a ConfigDict or mapping): source, resolution, channels, resize, shots, per_class,
-  subset_seed, labels, tfds_data_dir, tfds_manual_dir.
+  subset_seed, labels, tfds_data_dir, tfds_manual_dir; optional alphabets, exclude_alphabets (omniglot:
+  alphabet filters) and class_split, class_split_seed, class_split_sizes (fsgen.data.class_split).
   """
   get = cfg.get
   raw = read_source(
@@ -69,7 +71,16 @@ def load(cfg) -> Dataset:
     labels=get("labels", False),
     tfds_data_dir=get("tfds_data_dir", None),
     tfds_manual_dir=get("tfds_manual_dir", None),
+    alphabets=get("alphabets", ""),
+    exclude_alphabets=get("exclude_alphabets", ""),
   )
+  if get("class_split", ""):
+    raw = class_split.select_part(
+      raw,
+      get("class_split"),
+      get("class_split_seed", class_split.DEFAULT_SEED),
+      get("class_split_sizes", class_split.DEFAULT_SIZES),
+    )
   idx = select_shots(
     len(raw.images), get("shots", 0), seed=get("subset_seed", 0), labels=raw.labels, per_class=get("per_class", False)
   )

@@ -10,6 +10,7 @@ Every failure raises `DataError` with a one-line message that names the culprit 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import io
@@ -37,20 +38,32 @@ class RawImages:
 
 
 def read_source(
-  source: str, *, labels: bool = False, tfds_data_dir: str | None = None, tfds_manual_dir: str | None = None
+  source: str,
+  *,
+  labels: bool = False,
+  tfds_data_dir: str | None = None,
+  tfds_manual_dir: str | None = None,
+  alphabets: str = "",
+  exclude_alphabets: str = "",
 ) -> RawImages:
   """Reads the images named by `source` (`scheme:rest`).
 
   Args:
-    source: `builtin:digits`, `folder:PATH`, `tfds:NAME[:SPLIT]`, `idx:DIR[:PREFIX]` or `omniglot:ZIP`.
+    source: `builtin:digits`, `folder:PATH`, `tfds:NAME[:SPLIT]`, `idx:DIR[:PREFIX]` or `omniglot:PATH`
+      (a zip or a folder of `<set>/<alphabet>/<character>/*.png`).
     labels: for `folder:`, use the first-level subfolder names as class labels.
     tfds_data_dir, tfds_manual_dir: TFDS build locations (`tfds:` only).
+    alphabets, exclude_alphabets: comma-separated Omniglot alphabet names to keep / drop (`omniglot:` only).
   """
   scheme, sep, rest = source.partition(":")
   if not sep or not rest:
     raise DataError(f"data source {source!r} is not of the form scheme:rest (schemes: {', '.join(sorted(_READERS))})")
   if scheme not in _READERS:
     raise DataError(f"unknown data source scheme {scheme!r} in {source!r} (known: {', '.join(sorted(_READERS))})")
+  if (alphabets or exclude_alphabets) and scheme != "omniglot":
+    raise DataError(f"data.alphabets / data.exclude_alphabets apply to omniglot: sources only, not {source!r}")
+  if scheme == "omniglot":
+    return read_omniglot(rest, alphabets=alphabets, exclude_alphabets=exclude_alphabets)
   if scheme == "folder":
     return read_folder(rest, labels=labels)
   if scheme == "tfds":
@@ -157,36 +170,59 @@ def read_idx(spec: str) -> RawImages:
   return RawImages(list(images), labels, [f"{prefix}[{i}]" for i in range(len(images))])
 
 
-def read_omniglot(path: str) -> RawImages:
-  """An Omniglot zip (`<set>/<alphabet>/<character>/*.png`): label = character, alphabet kept in meta."""
+def _names_list(value) -> list[str]:
+  """'A, B' (or a sequence of names) -> ['A', 'B']."""
+  return [a.strip() for a in (value.split(",") if isinstance(value, str) else value or ()) if a.strip()]
+
+
+def read_omniglot(path: str, *, alphabets: str = "", exclude_alphabets: str = "") -> RawImages:
+  """Omniglot as a zip or a folder of `<set>/<alphabet>/<character>/*.png`: label = character, alphabet in
+  meta["alphabet"]. A folder may hold several sets (images_background and images_evaluation unzipped).
+
+  alphabets / exclude_alphabets: comma-separated alphabet names to keep / drop ("" = no filter), so
+  meta-training and meta-test alphabets can be kept apart; an unknown name is an error listing the
+  alphabets present.
+  """
   p = pathlib.Path(path).expanduser()
-  if not p.is_file():
-    raise DataError(f"omniglot zip {p} does not exist")
-  try:
-    zf = zipfile.ZipFile(p)
-  except zipfile.BadZipFile as e:
-    raise DataError(f"omniglot zip {p} is not a zip file") from e
-  with zf:
-    names = sorted(n for n in zf.namelist() if n.lower().endswith(".png"))
-    if not names:
-      raise DataError(f"omniglot zip {p} holds no png files")
-    images, chars, alphabets = [], [], []
-    for n in names:
-      parts = n.split("/")
-      if len(parts) < 3:
-        raise DataError(f"omniglot zip {p}: {n} is not inside alphabet/character folders")
-      alphabets.append(parts[-3])
-      chars.append(f"{parts[-3]}/{parts[-2]}")
-      images.append(_open_image(io.BytesIO(zf.read(n)), f"{p}:{n}"))
+  with contextlib.ExitStack() as stack:
+    if p.is_dir():
+      files = sorted(f for f in p.rglob("*") if f.suffix.lower() == ".png" and f.is_file())
+      entries = [(f.relative_to(p).as_posix(), f) for f in files]
+      read = lambda f: f  # noqa: E731
+    elif p.is_file():
+      try:
+        zf = stack.enter_context(zipfile.ZipFile(p))
+      except zipfile.BadZipFile as e:
+        raise DataError(f"omniglot zip {p} is not a zip file") from e
+      entries = [(n, n) for n in sorted(n for n in zf.namelist() if n.lower().endswith(".png"))]
+      read = lambda n: io.BytesIO(zf.read(n))  # noqa: E731
+    else:
+      raise DataError(f"omniglot zip or folder {p} does not exist")
+    if not entries:
+      raise DataError(f"omniglot source {p} holds no png files")
+    bad = next((n for n, _ in entries if len(n.split("/")) < 3), None)
+    if bad is not None:
+      raise DataError(f"omniglot source {p}: {bad} is not inside alphabet/character folders")
+    present = sorted({n.split("/")[-3] for n, _ in entries})
+    keep, drop = _names_list(alphabets), _names_list(exclude_alphabets)
+    unknown = [a for a in keep + drop if a not in present]
+    if unknown:
+      raise DataError(f"omniglot source {p} has no alphabet {unknown[0]!r} (alphabets: {', '.join(present)})")
+    entries = [(n, r) for n, r in entries if (not keep or n.split("/")[-3] in keep) and n.split("/")[-3] not in drop]
+    if not entries:
+      raise DataError(f"omniglot source {p}: the alphabet filters leave no images")
+    images = [_open_image(read(r), f"{p}:{n}") for n, r in entries]
+  alphabet_of = [n.split("/")[-3] for n, _ in entries]
+  chars = ["/".join(n.split("/")[-3:-1]) for n, _ in entries]
   class_names = sorted(set(chars))
   index = {c: i for i, c in enumerate(class_names)}
-  alphabet_names = sorted(set(alphabets))
+  alphabet_names = sorted(set(alphabet_of))
   a_index = {a: i for i, a in enumerate(alphabet_names)}
   return RawImages(
     images,
     np.array([index[c] for c in chars], np.int32),
-    [f"{p}:{n}" for n in names],
-    meta={"alphabet": np.array([a_index[a] for a in alphabets], np.int32)},
+    [f"{p}:{n}" for n, _ in entries],
+    meta={"alphabet": np.array([a_index[a] for a in alphabet_of], np.int32)},
     class_names=class_names,
   )
 

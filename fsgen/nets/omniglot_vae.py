@@ -1,0 +1,55 @@
+"""LASIUM's Omniglot VAE at 28x28 (paper appendix 7.1; official maml_vae_omniglot.py), latent 20.
+
+Encoder: [B, 28, 28, C] -> 4 x (3x3 conv, w = 64 channels, no bias, batch norm, ReLU) with strides
+(2, 2, 1, 1): 28 -> 14 -> 7 -> 7 -> 7 -> flatten -> two Dense heads: mean [B, Z], log-variance [B, Z].
+Decoder: z [B, Z] -> Dense(7*7*w), ReLU, reshape -> 4 x (3x3 transposed conv, w channels, no bias, batch
+norm, ReLU) with strides (2, 2, 1, 1): 7 -> 14 -> 28 -> 28 -> 28 -> 3x3 transposed conv to C channels,
+sigmoid, returned as 2 * sigmoid - 1 in [-1, 1].
+
+The paper's text says "a stride of 2 for all the convolutional and transposed convolutional layers";
+four stride-2 layers cannot map 7x7 to 28x28 (they give 112x112), so that statement is impossible. The
+official code uses strides (2, 2, 1, 1) in both halves; so does this port.
+
+Batch norm keeps running averages (Keras defaults: momentum 0.99, epsilon 1e-3) in the `batch_stats`
+collection: training uses batch statistics, task sampling uses the running averages (the official
+sampler calls the encoder and decoder in inference mode).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+
+STRIDES = (2, 2, 1, 1)
+
+
+def _bn(train: bool):
+  return nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3)
+
+
+class Encoder(nn.Module):
+  latent: int = 20
+  width: int = 64
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    """x [B, 28, 28, C] in [-1, 1] -> (mean [B, latent], log-variance [B, latent])."""
+    x = (x + 1.0) * 0.5  # the official encoder sees images in [0, 1]
+    for s in STRIDES:
+      x = nn.relu(_bn(train)(nn.Conv(self.width, (3, 3), strides=s, padding="SAME", use_bias=False)(x)))
+    x = x.reshape(x.shape[0], -1)
+    return nn.Dense(self.latent, name="mean")(x), nn.Dense(self.latent, name="log_var")(x)
+
+
+class Decoder(nn.Module):
+  channels: int = 1
+  width: int = 64
+
+  @nn.compact
+  def __call__(self, z, train: bool = True):
+    """z [B, latent] -> (images [B, 28, 28, channels] in [-1, 1], logits [B, 28, 28, channels])."""
+    x = nn.relu(nn.Dense(7 * 7 * self.width)(z)).reshape(z.shape[0], 7, 7, self.width)
+    for s in STRIDES:
+      x = nn.ConvTranspose(self.width, (3, 3), strides=(s, s), padding="SAME", use_bias=False)(x)
+      x = nn.relu(_bn(train)(x))
+    logits = nn.ConvTranspose(self.channels, (3, 3), padding="SAME")(x)
+    return 2.0 * nn.sigmoid(logits) - 1.0, logits

@@ -8,7 +8,8 @@ Evaluator types (modules): fid, kid, pr (Inception pool3, clean-fid resize to 29
 cached per dataset/split/resolution under $FSGEN_ASSETS/stats), lpips (pairwise LPIPS diversity),
 intra_lpips (CDC intra-cluster LPIPS), nn (memorisation in pixel/LPIPS/Inception space), ppl (MixDL's
 PPL uniformity; needs sample_fn.interpolate), cas (classification accuracy score; needs a labelled
-sampler). Example: config.evals = {"fid": {"type": "fid", "every": 5000, "n": 5000, "kid": True}}.
+sampler), episodes (few-shot accuracy of a meta-learner on fixed real episodes; needs
+method.classify_episodes). Example: config.evals = {"fid": {"type": "fid", "every": 5000, "n": 5000, "kid": True}}.
 Weights come from fsgen.assets; `python experiments/eval.py` scores a finished workdir.
 """
 
@@ -53,6 +54,7 @@ _NEEDS = {
   "labelled": ("sample_labelled", "labelled samples"),
   "interpolate": ("interpolate", "latent paths"),
   "cluster": ("sample_cluster", "per-class samples"),
+  "episodes": ("classify_episodes", "a few-shot learner"),
 }
 
 
@@ -64,7 +66,8 @@ class Samplers:
   says `needs = ("labelled",)` (cas); `sample_fn.interpolate(key, n, ts)` -> [n, len(ts), H, W, C] is
   attached when the method has `interpolate` (ppl says `needs = ("interpolate",)`), and
   `sample_fn.cluster(key, n, c)` -> n images of class/cluster c when it has `sample_cluster` (the
-  small-sample protocol says `needs = ("cluster",)`). With `chunk`, images
+  small-sample protocol says `needs = ("cluster",)`), and `sample_fn.classify(support, query)` -> labels
+  when it has `classify_episodes` (episodes). With `chunk`, images
   are drawn `chunk` at a time (one compiled shape at any n, flat memory). A method lacking what an
   evaluator needs is refused here, before any training or sampling, naming the evaluator.
   """
@@ -84,6 +87,7 @@ class Samplers:
     self._labelled = jax.jit(method.sample_labelled, static_argnums=2) if hasattr(method, "sample_labelled") else None
     self._interp = jax.jit(method.interpolate, static_argnums=(2, 3)) if hasattr(method, "interpolate") else None
     self._cluster = jax.jit(method.sample_cluster, static_argnums=(2, 3)) if hasattr(method, "sample_cluster") else None
+    self._classify = jax.jit(method.classify_episodes) if hasattr(method, "classify_episodes") else None
 
   def _draw(self, fn, params, key, n):
     import chex  # pylint: disable=import-outside-toplevel
@@ -124,6 +128,8 @@ class Samplers:
       sample_fn.cluster = cluster
     if self._interp is not None:
       sample_fn.interpolate = lambda key, n, ts: self._interp(params, key, n, tuple(float(t) for t in ts))
+    if self._classify is not None:
+      sample_fn.classify = lambda support, query: self._classify(params, support, query)
     return sample_fn
 
 

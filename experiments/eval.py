@@ -6,7 +6,8 @@ writes W/eval.json ({metric: {value name: float}, "meta": {...}}) and prints a t
 
 Metrics: fid, kid, pr (Inception pool3 at 299 px, clean-fid resize), lpips (pairwise LPIPS-VGG diversity),
 intra_lpips (CDC intra-cluster LPIPS), nn (memorisation; --set nn.space=lpips_vgg), ppl (needs
-method.interpolate), cas (needs method.sample_labelled).
+method.interpolate), cas (needs method.sample_labelled), episodes (a meta-learner's few-shot accuracy;
+the workdir's config.evals of type episodes, each writing its task list to W/episodes_NAME.json).
 Options:
   --n N                 generated images for fid/kid/pr (default 5000; each metric has its own default)
   --reference SOURCE    FID/KID/PR reference data source (default: the training set), e.g.
@@ -26,7 +27,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a plain checkout too
 
-METRICS = ("fid", "kid", "pr", "lpips", "intra_lpips", "nn", "ppl", "cas")
+METRICS = ("fid", "kid", "pr", "lpips", "intra_lpips", "nn", "ppl", "cas", "episodes")
 INCEPTION_METRICS = ("fid", "kid", "pr")
 
 
@@ -44,6 +45,13 @@ def parse_sets(items: list[str]) -> dict[str, dict]:
       parsed = value
     out.setdefault(metric, {})[name] = parsed
   return out
+
+
+def _episode_evals(config) -> dict:
+  """The config.evals entries of type episodes (a LASIUM meta-learner's test tasks), by name."""
+  evals = config.get("evals", {})
+  evals = evals.to_dict() if hasattr(evals, "to_dict") else dict(evals)
+  return {k: dict(v) for k, v in evals.items() if v and v.get("type") == "episodes"}
 
 
 def evaluate(
@@ -77,6 +85,11 @@ def evaluate(
   evals = {}
   for m in metrics:
     kw = dict(sets.get(m, {}))
+    if m == "episodes" and _episode_evals(config):
+      # The workdir's own few-shot evaluators (reference classes, shots); the task list goes to the workdir.
+      for name, cfg in _episode_evals(config).items():
+        evals[name] = {**cfg, "every": 1, "record": str(wd / f"episodes_{name}.json"), **kw}
+      continue
     if m in INCEPTION_METRICS:
       if n is not None:
         kw.setdefault("n", n)

@@ -67,7 +67,7 @@ def test_launcher_path_arg_and_override(tmp_path):
 
 
 # Presets whose own test file already runs them through the loop at reduced size, with stronger checks.
-COVERED_ELSEWHERE = ("mixdl_",)  # tests/test_mixdl_presets.py
+COVERED_ELSEWHERE = ("mixdl_", "lasium_")  # tests/test_mixdl_presets.py, tests/test_lasium_presets.py
 
 
 @pytest.mark.parametrize("name", [n for n in configs.available() if not n.startswith(COVERED_ELSEWHERE)])

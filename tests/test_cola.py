@@ -10,7 +10,7 @@ import pytest
 
 from experiments import configs
 from fsgen import data as fsdata
-from fsgen import methods, train
+from fsgen import methods, schedule, train
 from fsgen.data.info import DataInfo
 from fsgen.losses import perceptual
 from fsgen.losses.assignment import cluster_labels
@@ -52,8 +52,15 @@ def test_gmm_targets_on_sphere_and_one_hot_when_sigma_zero():
 
 def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices(tmp_path):
   """Through the loop: 8 images in batches of 8, so epochs (assignment, rotation) alternate every step.
-  The Hungarian callback inside the jitted step must see the whole batch when it is sharded."""
-  c = _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, log_every=1)
+  The Hungarian callback inside the jitted step must see the whole batch when it is sharded. The lr
+  halves every COLA epoch here (halve_every_epochs=1): every 2 loop steps, one per pass."""
+
+  def config(**kw):
+    c = _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, **kw)
+    c.optim.E.halve_every_epochs = 1
+    return c
+
+  c = config(log_every=1)
   r1 = train.train_and_evaluate(c, tmp_path / "one")
   assert r1.trace_counts == {"assign": 1, "rotation": 1}
   lines = [json.loads(l) for l in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
@@ -62,6 +69,9 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   assert lines[2]["E/rot_loss"] > 0 and lines[2]["E/assign_loss"] == lines[1]["E/assign_loss"]
   assert lines[3]["E/assign_loss"] != lines[2]["E/assign_loss"] and lines[3]["E/rot_loss"] == lines[2]["E/rot_loss"]
   assert all(0 < lines[s]["E/cluster_acc"] <= 1 for s in lines)
+  # B.1's schedule in COLA epochs (assignment + rotation): 0.05 in epoch 0 (steps 0-1), 0.025 in epoch 1...
+  for step, lr in [(0, 0.05), (1, 0.05), (2, 0.025), (3, 0.025), (4, 0.0125)]:
+    np.testing.assert_allclose(lines[step + 1]["E/assign_lr" if step % 2 == 0 else "E/rot_lr"], lr, rtol=1e-6)
   # The target table is permuted, never changed: the same multiset of rows as Algorithm 2 drew.
   ds = fsdata.load(c.data)
   method = cola_encoder.Method(c, DataInfo.of(ds, c.batch_size))
@@ -69,9 +79,7 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   before, after = np.asarray(init["extra"]["targets"]), np.asarray(r1.state["extra"]["targets"])
   assert sorted(map(tuple, before)) == sorted(map(tuple, after)) and not np.array_equal(before, after)
   assert not _leaves_equal(init["params"]["E"], r1.state["params"]["E"])
-  r4 = train.train_and_evaluate(
-    _quiet(configs.load("cola_fmnist_cpu:stage=1,test"), total_steps=5, devices=4), tmp_path / "four"
-  )
+  r4 = train.train_and_evaluate(config(devices=4), tmp_path / "four")
   np.testing.assert_array_equal(after, np.asarray(r4.state["extra"]["targets"]))
   diffs = [
     np.max(np.abs(np.asarray(a) - np.asarray(b)))
@@ -88,6 +96,40 @@ def test_step_one_alternates_epochs_permutes_targets_and_matches_on_four_devices
   expected = cluster_labels(r1.state["extra"]["targets"], r1.state["extra"]["means"])
   np.testing.assert_array_equal(np.asarray(two.state["extra"]["labels"]), np.asarray(expected))
   assert two.trace_counts == {"GZ": 1, "epoch_end": 1}
+
+
+def test_step_one_schedule_in_paper_epochs_at_the_paper_size():
+  """cola_cifar10 stage 1 (App. B.1): 200 COLA epochs of 2 x 391 updates, lr 0.05 x0.5 every 50: it
+  halves at the start of COLA epochs 50, 100, 150 and ends at 0.05 / 8 (not 0.05 / 128)."""
+  c = configs.load("cola_cifar10:stage=1")
+  info = DataInfo(50_000, (32, 32, 3), 10, 128)
+  assert schedule.steps(c, "total_steps", info, minimum=0) == 156_400
+  lr = cola_encoder.Method(c, info).lr
+  per_epoch = 2 * 391
+  for epoch, expected in [(0, 0.05), (49, 0.05), (50, 0.025), (99, 0.025), (100, 0.0125), (150, 0.00625)]:
+    np.testing.assert_allclose(float(lr(epoch * per_epoch)), expected, rtol=1e-6)
+    np.testing.assert_allclose(float(lr((epoch + 1) * per_epoch - 1)), expected, rtol=1e-6)  # its last update
+  np.testing.assert_allclose(float(lr(156_400 - 1)), 0.05 / 8, rtol=1e-6)
+
+
+def test_step_one_weight_decay_spares_vectors_and_batch_larger_than_the_set_is_refused():
+  c = configs.load("cola_fmnist_cpu:stage=1,test")
+  data = _toy_data(n=8)
+  method = cola_encoder.Method(c, DataInfo.for_arrays(data, c.batch_size))
+  params = jax.jit(method.init)(jax.random.key(0), data)["params"]["E"]
+  tx = method.txs["E"]
+  updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
+  flat = jax.tree_util.tree_leaves_with_path(updates)
+  vectors = [float(jnp.abs(u).max()) for _, u in flat if u.ndim == 1]
+  kernels = [float(jnp.abs(u).max()) for _, u in flat if u.ndim > 1]
+  assert vectors and max(vectors) == 0.0  # BN scales / offsets and biases: no decay (MMDC)
+  assert min(kernels) > 0.0  # every kernel decays: lr * wd * w
+  c.optim.E.decay_vectors = True
+  tx = cola_encoder.Method(c, DataInfo.for_arrays(data, c.batch_size)).txs["E"]
+  updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
+  assert max(float(jnp.abs(u).max()) for u in jax.tree.leaves(updates) if u.ndim == 1) > 0.0
+  with pytest.raises(ValueError, match="batch_size=8 exceeds the 7 training images"):
+    cola_encoder.Method(c, DataInfo.for_arrays(_toy_data(n=7), 8))
 
 
 # ---- Step II / III ------------------------------------------------------------------------------------
@@ -137,7 +179,11 @@ def test_epoch_end_puts_codes_back_on_their_spheres():
   np.testing.assert_allclose(np.linalg.norm(z[:, :k], axis=-1), 1.0, atol=1e-6)
   np.testing.assert_allclose(np.linalg.norm(z[:, k:], axis=-1), 1.0, atol=1e-6)
   np.testing.assert_allclose(np.linalg.norm(z, axis=-1), np.sqrt(2.0), atol=1e-6)  # Algorithm 1, not Eq. 3
-  assert float(m["Z/class_norm_dev"]) < 1e-6
+  assert float(m["Z/class_norm_dev"]) < 1e-6 and float(m["Z/label_drift"]) == 0.0
+  # A class part moved next to another class's corner is counted as drift (its label stays frozen).
+  moved = state["params"]["Z"].at[0, :k].set(jnp.eye(k)[1] * 3.0)
+  _, m2 = jax.jit(method.epoch_end_step)({**state, "params": {**state["params"], "Z": moved}}, data, jax.random.key(0))
+  np.testing.assert_allclose(float(m2["Z/label_drift"]), 1 / 20)
   # The refit follows the renormalised codes.
   np.testing.assert_allclose(np.asarray(done["extra"]["mixture"]["mean"][1]), z[1::k].mean(0), atol=1e-5)
 

@@ -56,6 +56,19 @@ EPOCH_EQUIVALENT: dict[str, int] = {
   **{f"scola_fmnist_{k}spc_cpu": 10 * k for k in (5, 10, 20)},
 }
 
+# Issue 14 (COLA / sCOLA fidelity).
+_MMDC_DECAY = (None, False, "issue 14: Step I weight decay spares 1-D params, as MMDC")
+_CROP_FILL = (None, -1.0, "issue 14: the classifier's crop pads with black (the background), not mid-grey 0")
+_B3_ITERS = (1, 2, "issue 14: B.3's iterations per epoch = one pass over the largest set (20 spc), not 1")
+for _spec in SNAPSHOT:
+  _name = _spec.partition(":")[0]
+  if _name.startswith("cola_"):  # the snapshot holds the default stage=1
+    CHANGED.setdefault(_spec, {})["optim.E.decay_vectors"] = _MMDC_DECAY
+  if _name.startswith("scola_"):
+    CHANGED.setdefault(_spec, {})["classify.fill"] = _CROP_FILL
+    if _name.startswith("scola_fmnist") and not _spec.endswith(":test"):
+      CHANGED[_spec]["classify.steps_per_epoch"] = _B3_ITERS
+
 
 def _normalise(tree):
   text = json.dumps(tree, sort_keys=True)

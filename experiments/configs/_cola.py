@@ -149,7 +149,8 @@ def scola_cifar10(arg, spc: int = 100):
 
 def scola_fmnist_cpu(arg, spc: int = 20):
   """scola_fmnist[_Kspc]_cpu: k Fashion-MNIST images per class, classifiers sized for the CPU."""
-  cls = small_sample.default_config(test_source=FMNIST + ":t10k", steps_per_epoch=1, gen_per_class=500)
+  # B.3: the same iterations per epoch at every size; 2 = one pass over the largest set here (20 x 10 / 128).
+  cls = small_sample.default_config(test_source=FMNIST + ":t10k", steps_per_epoch=2, gen_per_class=500)
   return scola_config(
     scola_args(arg, spc), source=FMNIST, test_source=FMNIST + ":t10k", resolution=28, channels=1, classify_cfg=cls
   )

@@ -15,7 +15,8 @@ real, half generated), each tested on the 10,000 t10k images. For each seed it a
 of its cluster labels against the true classes. Cells (a generator, one classifier, one Step I) are
 resumable: each writes its JSON under --root when it finishes (experiments/reproduce/_common.cell) and
 training resumes from its workdir, so the script can be stopped and restarted in another session. The
-loop is seed-major (a stopped run has every size for the first seeds). Writes ROOT/results.json and
+loop is seed-major (a stopped run has every size for the first seeds), real-only and Mix first, the
+generated-only (CAS) classifiers after all seeds. Writes ROOT/results.json and
 ROOT/results.md (mean ± sample std over seeds, the paired Mix - real difference per seed with its
 t-interval) and prints the table; unfinished cells show as n/a with the count of cells that ran.
 `--test` runs the whole pipeline on the presets' reduced forms (builtin:digits, 2 steps) in a minute.
@@ -68,7 +69,7 @@ def classify_workdir(workdir, config, modes=MODES) -> dict[str, float]:
   return metrics.evaluate(samplers, {"classify": ev}, params, jax.random.key(config.classify.seed))["classify"]
 
 
-def scola_cells(root: pathlib.Path, spc: int, seed: int, test: bool, progress: bool) -> dict:
+def scola_cells(root: pathlib.Path, spc: int, seed: int, test: bool, progress: bool, modes=MODES) -> dict:
   """{"generator": {...}, mode: {"accuracy", "seconds"}} of one size and seed (each part its own cell)."""
   workdir = root / f"scola_{spc}spc_seed{seed}"
   c = _config(f"scola_fmnist_{spc}spc_cpu:seed={seed}", test, progress)
@@ -79,7 +80,7 @@ def scola_cells(root: pathlib.Path, spc: int, seed: int, test: bool, progress: b
     return {"seconds": time.time() - start, "steps": r.step}
 
   out = {"generator": cell(workdir / "generator.json", generator)}
-  for mode in MODES:
+  for mode in modes:
 
     def classify(mode=mode):
       start = time.time()
@@ -179,12 +180,17 @@ def main(argv=None):
   if args.clustering_seeds and not args.no_clustering:
     cluster_seeds = [int(s) for s in args.clustering_seeds.split(",")]
   if not args.report:
-    for seed in seeds:  # seed-major: a stopped run still has every size for the first seeds
+    # Seed-major (a stopped run still has every size for the first seeds); real-only and Mix first, the
+    # generated-only (CAS) classifiers after every seed's comparison.
+    for seed in seeds:
       for spc in spcs:
-        scola_cells(root, spc, seed, args.test, args.progress)
+        scola_cells(root, spc, seed, args.test, args.progress, modes=("real", "mix"))
       if seed in cluster_seeds:
         r = clustering_cell(root, seed, args.test, args.progress)
         print(f"Step I seed {seed}: accuracy {r['accuracy']:.4f} ({r['seconds']:.0f} s)", flush=True)
+    for seed in seeds:
+      for spc in spcs:
+        scola_cells(root, spc, seed, args.test, args.progress, modes=("generated",))
   table = report(root, spcs, seeds, cluster_seeds)
   cells = {
     str(p.relative_to(root)): json.loads(p.read_text())

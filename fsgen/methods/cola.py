@@ -9,6 +9,10 @@ perceptual loss of Eq. 4 (ImageNet VGG16 of fsgen.nets.lpips, weights from the f
 "lpips_vgg", kept frozen in state["frozen"]). An epoch is ceil(N / B) steps of randomly drawn batches.
 Epoch end (gradient-free phase "epoch_end", Algorithm 1): t and v are re-normalised to their unit spheres
 (each block separately, so ||z_i|| = sqrt(2)), then Step III refits one Gaussian per cluster.
+Clusters stay those of Step I (sCOLA: the class labels) although t moves in Step II: the paper fits "a
+Gaussian to each cluster" and defines the clusters in Step I only, and for sCOLA a class must not change.
+The phase logs Z/label_drift, the fraction of codes whose class part is now nearer another cluster's mean
+than its own, so a run shows whether freezing matters (a refit would move exactly those codes).
 Step III. For cluster c: mean and covariance (+ ridge I, the class covariance is singular at 5 images
 per class) of its codes; `sample` draws from the uniform mixture, `sample_cluster` from one component,
 with the covariance scaled by `sample_scale` and the two blocks re-normalised (optional).
@@ -131,7 +135,7 @@ class Method(BaseMethod):
 
   # ---- class parts: COLA reads Step I's targets, sCOLA (subclass) uses one-hot labels -------------------
   def class_parts(self, data, prior):
-    """(t [N, K], cluster labels int32 [N]) from the Step-I state `prior`."""
+    """(t [N, K], cluster labels int32 [N], cluster means [K, K]) from the Step-I state `prior`."""
     if prior is None or "targets" not in prior.get("extra", {}):
       raise ValueError("cola needs config.init_from = a cola_encoder workdir (Step I targets)")
     targets, means = jnp.asarray(prior["extra"]["targets"]), jnp.asarray(prior["extra"]["means"])
@@ -140,7 +144,7 @@ class Method(BaseMethod):
         f"config.init_from holds {targets.shape[0]} targets for {data['images'].shape[0]} "
         f"images: use the same config.data as Step I"
       )
-    return targets, cluster_labels(targets, means)
+    return targets, cluster_labels(targets, means), means
 
   def _build(self, k: int):
     res, ch = self.config.data.resolution, self.config.data.channels
@@ -155,7 +159,7 @@ class Method(BaseMethod):
     )
 
   def init(self, key, data, prior=None):
-    t, labels = self.class_parts(data, prior)
+    t, labels, means = self.class_parts(data, prior)
     k = t.shape[1]
     self._build(k)
     kv, kg = jax.random.split(key)
@@ -169,7 +173,7 @@ class Method(BaseMethod):
       "opt": {net: self.txs[net].init(p) for net, p in params.items()},
       "ema": {},
       "batch_stats": {"G": variables.get("batch_stats", {})},
-      "extra": {"labels": labels, "mixture": fit_gaussians(z, labels, k, self.hp.ridge)},
+      "extra": {"labels": labels, "means": means, "mixture": fit_gaussians(z, labels, k, self.hp.ridge)},
     }
     if self.hp.loss == "perceptual":  # a frozen network: in the state, never differentiated
       state["frozen"] = {"vgg": jax.tree.map(jnp.asarray, self._vgg)}
@@ -203,7 +207,9 @@ class Method(BaseMethod):
     mixture = fit_gaussians(z, state["extra"]["labels"], k, self.hp.ridge)
     new = {**state, "params": {**state["params"], "Z": z}, "extra": {**state["extra"], "mixture": mixture}}
     norms = jnp.linalg.norm(z[:, :k], axis=-1)
-    return new, {"Z/class_norm_dev": jnp.max(jnp.abs(norms - 1.0))}
+    moved = cluster_labels(z[:, :k], state["extra"]["means"]) != state["extra"]["labels"]
+    drift = jnp.mean(moved.astype(jnp.float32))
+    return new, {"Z/class_norm_dev": jnp.max(jnp.abs(norms - 1.0)), "Z/label_drift": drift}
 
   def phases(self):
     spe = self.info.steps_per_epoch  # epoch_end runs at the last step of every epoch, after GZ

@@ -9,13 +9,19 @@ E = (E1, E2) is trained in alternating epochs:
     colour jitter); (3) the permuted targets are written back into the table.
   rotation epoch, per batch: each image at 0/90/180/270 degrees (4B images), cross-entropy of E2.
 One COLA "epoch" is one assignment epoch then one rotation epoch, each ceil(N / B) steps of batches drawn
-at random (a batch never repeats an image). SGD(0.05, momentum 0.9), weight decay 5e-4, lr x0.5 every
-50 epochs (B.1). Output in state["extra"]: `targets` [N, K] and `means` [K, K]; the cluster label of
-image i is argmin_c ||t_i - mu_c|| (`cluster_labels`). With labelled data the phase also logs the
+at random (a batch never repeats an image: B > N is refused, since the Hungarian permutation written back
+with duplicated indices would duplicate or lose targets). SGD(0.05, momentum 0.9), weight decay 5e-4, lr
+x0.5 every 50 epochs (B.1). Both passes step one optimizer, so a COLA epoch is 2 ceil(N / B) of its
+updates and the halving interval counts those (logged as E/assign_lr, E/rot_lr); weight decay spares
+one-dimensional parameters (biases, batch-norm scales and offsets) as MMDC's code does
+(optim.E.decay_vectors=True decays them too, torch's default).
+Output in state["extra"]: `targets` [N, K] and `means` [K, K]; the cluster label of image i is
+argmin_c ||t_i - mu_c|| (fsgen.losses.assignment.cluster_labels). With labelled data the phase also logs the
 Hungarian-matched clustering accuracy of these labels (E/cluster_acc; labels are never trained on).
 Phases "assign" (even loop epochs) and "rotation" (odd ones) are scheduled with Phase(every=2 x ceil(N/B)).
 Config: config.cola_encoder.{clusters, means, sigma, squared_cost, views, crop, jitter, grayscale_p,
-preview}, config.model.E.width, config.optim.E.{learning_rate, momentum, weight_decay, halve_every_epochs}.
+preview}, config.model.E.width, config.optim.E.{learning_rate, momentum, weight_decay, decay_vectors,
+halve_every_epochs}.
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.data = configs.data_defaults()
   c.batch_size = 128
   c.model = dict(E=dict(width=64))
-  c.optim = dict(E=dict(learning_rate=0.05, momentum=0.9, weight_decay=5e-4, halve_every_epochs=50))
+  c.optim = dict(
+    E=dict(learning_rate=0.05, momentum=0.9, weight_decay=5e-4, decay_vectors=False, halve_every_epochs=50)
+  )
   c.cola_encoder = dict(
     clusters=10,
     means="one_hot",
@@ -60,11 +68,12 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-def sgd(cfg, updates_per_epoch: int) -> optax.GradientTransformation:
-  """B.1's SGD: momentum, coupled weight decay (as torch.optim.SGD), lr x0.5 every `halve_every_epochs`
-  epochs of `updates_per_epoch` optimizer updates."""
-  schedule = optim.halving(cfg.learning_rate, cfg.halve_every_epochs * updates_per_epoch)
-  return optim.sgd(schedule, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+def sgd(cfg, schedule) -> optax.GradientTransformation:
+  """B.1's SGD: momentum, coupled weight decay (as torch.optim.SGD; 1-D parameters spared unless
+  cfg.decay_vectors), learning rate `schedule`."""
+  return optim.sgd(
+    schedule, momentum=cfg.momentum, weight_decay=cfg.weight_decay, decay_vectors=cfg.get("decay_vectors", True)
+  )
 
 
 def gmm_targets(key, n: int, k: int, *, means: str = "one_hot", sigma: float = 0.0):
@@ -127,7 +136,19 @@ class Method(BaseMethod):
       embed_dim=self.hp.clusters, width=config.model.E.width, blocks=tuple(config.model.E.get("blocks", (2, 2, 2, 2)))
     )
     self.batch_size = config.batch_size
-    self.txs = {"E": sgd(config.optim.E, info.steps_per_epoch)}
+    if info.batch_size > info.num_images:
+      raise ValueError(
+        f"cola_encoder: config.batch_size={info.batch_size} exceeds the {info.num_images} training images; "
+        f"the per-batch assignment needs distinct images (use batch_size <= {info.num_images})"
+      )
+    # One optimizer steps in both passes: a COLA epoch (assignment + rotation) is 2 ceil(N / B) updates.
+    self.updates_per_epoch = 2 * info.steps_per_epoch
+    self.lr = optim.halving(config.optim.E.learning_rate, config.optim.E.halve_every_epochs * self.updates_per_epoch)
+    self.txs = {"E": sgd(config.optim.E, self.lr)}
+
+  def _lr_now(self, state):
+    """The learning rate of the optimizer's next update (its own update count through the schedule)."""
+    return self.lr(optax.tree_utils.tree_get(state["opt"]["E"], "count"))
 
   def init(self, key, data, prior=None):
     del prior  # Step I is the first stage.
@@ -176,6 +197,7 @@ class Method(BaseMethod):
       return loss, {"E/assign_loss": loss}, bs
 
     new, metrics, bs = gradient_step(state, "E", self.txs, loss_fn, has_aux=True)
+    metrics["E/assign_lr"] = self._lr_now(state)
     extra = {**new["extra"], "targets": targets.at[idx].set(t_new)}
     metrics["E/reassigned"] = jnp.mean((perm != jnp.arange(perm.shape[0])).astype(jnp.float32))
     return {**new, "extra": extra, "batch_stats": {"E": bs}}, metrics
@@ -194,6 +216,7 @@ class Method(BaseMethod):
       return loss, {"E/rot_loss": loss, "E/rot_acc": acc}, bs
 
     new, metrics, bs = gradient_step(state, "E", self.txs, loss_fn, has_aux=True)
+    metrics["E/rot_lr"] = self._lr_now(state)
     return {**new, "batch_stats": {"E": bs}}, metrics
 
   def assign_phase(self, state, data, key):

@@ -29,7 +29,7 @@ class Method(cola.Method):
     if self.hp.clusters <= 0:
       raise ValueError("scola needs config.cola.clusters = the number of classes")
     labels = data["labels"].astype(jnp.int32)
-    return jax.nn.one_hot(labels, self.hp.clusters), labels
+    return jax.nn.one_hot(labels, self.hp.clusters), labels, jnp.eye(self.hp.clusters)
 
   def sample_labelled(self, params, key, n):
     """(images [n, H, W, C] in [-1, 1], labels int [n]): classes drawn uniformly, each image from its

@@ -38,10 +38,11 @@ Augment = Callable[[jax.Array, jax.Array], jax.Array]  # (key, x [B, H, W, C]) -
 @dataclasses.dataclass(frozen=True)
 class CropFlip:
   """The standard light augmentation: random crop after padding by `pad` (fsgen.data.crop_flip), then a
-  random horizontal flip. fill: a constant in [-1, 1] image space, "edge" or "reflect"."""
+  random horizontal flip. fill: a constant in [-1, 1] image space (-1: black, torchvision's RandomCrop
+  padding), "edge" or "reflect"."""
 
   pad: int = 4
-  fill: str | float = "edge"
+  fill: str | float = -1.0
   flip: bool = True
 
   def __call__(self, key: jax.Array, x: jax.Array) -> jax.Array:

@@ -8,10 +8,15 @@ For an sCOLA generator trained on the k-per-class subset:
   mix        every batch half real, half generated ("Mix": 50% real + 50% sCOLA images).
 Each set trains the same ResNet-20 with the same schedule, whatever the sample size: SGD momentum 0.9,
 batch 128, lr 0.1 x0.5 every 30 epochs, 180 epochs of `steps_per_epoch` steps, random crop (4-pixel
-padding) and horizontal flip; weight decay 5e-4 [inferred, B.3 gives none]. Accuracy on the held-out test
-set (config.classify.test_source). The trainer is fsgen.metrics.classifier. `Evaluator` runs the protocol
-through fsgen.metrics.evaluate; loading a workdir is the caller's (experiments/reproduce/cola.py uses
-fsgen.sample.load_sampler).
+padding) and horizontal flip; weight decay 5e-4 [inferred, B.3 gives none]. The crop pads with `fill`,
+-1 by default: black, i.e. 0 in uint8, which is what torchvision's RandomCrop(32, padding=4) pads CIFAR
+with (B.3's "standard" crop) and Fashion-MNIST's background (85% of its border pixels are 0); 0 would be
+mid-grey bars that no test image has. B.3 does not give the iterations per epoch, only that they are the
+same for every sample size: the presets use one pass over the largest set of their study (8 = 1,000 /
+128 for CIFAR-10 at up to 100 per class, 2 = 200 / 128 for the Fashion-MNIST CPU study at up to 20).
+Accuracy on the held-out test set (config.classify.test_source). The trainer is fsgen.metrics.classifier.
+`Evaluator` runs the protocol through fsgen.metrics.evaluate; loading a workdir is the caller's
+(experiments/reproduce/cola.py uses fsgen.sample.load_sampler).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def default_config(**overrides) -> ml_collections.ConfigDict:
     halve_every_epochs=30,
     width=16,
     pad=4,
-    fill=0.0,
+    fill=-1.0,
     flip=True,
     gen_per_class=500,
     test_source="",
@@ -73,7 +78,7 @@ def train_mode(key, cfg, num_classes: int, mode: str, *, real=None, generated=No
     steps=cfg.epochs * cfg.steps_per_epoch,
     batch_size=cfg.batch_size,
     tx=optimizer(cfg),
-    augment=classifier.CropFlip(cfg.pad, cfg.get("fill", 0.0), cfg.flip),
+    augment=classifier.CropFlip(cfg.pad, cfg.fill, cfg.flip),
   )
 
 

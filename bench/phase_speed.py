@@ -3,12 +3,16 @@
   python bench/phase_speed.py --config=cola_fmnist_cpu:stage=1 [--calls 10]
   python bench/phase_speed.py --config=scola_fmnist_10spc_cpu        # COLA's Step II step (one-hot targets)
   python bench/phase_speed.py --config=mixdl_panda10_cpu
+  python bench/phase_speed.py --config=scola_fmnist_20spc_cpu --classifier  # + the B.3 classifier step
 
 The preset's own data is loaded (as in training) and its state initialised on one device; each phase is
 then called `calls` times back to back (state donated, as in the loop) after one compiling call. A
 preset's step time is the sum over the phases due at that step (see each method's `phases()`), e.g. COLA
 Step I alternates assignment and rotation epochs, MixDL runs its _mix phases every 2nd step. Presets
 that start from another workdir (config.init_from, e.g. cola_*:stage=2) need that workdir to exist.
+With --classifier (presets with config.classify, sCOLA) it also times one step of the small-sample
+classifier (fsgen.metrics.small_sample: ResNet-20, batch config.classify.batch_size) on the real set and
+on Mix (real + gen_per_class random images per class standing in for the generated pool).
 """
 
 import argparse
@@ -33,6 +37,7 @@ def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--config", required=True, help="preset NAME[:args] or path.py[:args]")
   p.add_argument("--calls", type=int, default=10)
+  p.add_argument("--classifier", action="store_true", help="also time the B.3 classifier step (sCOLA presets)")
   a = p.parse_args()
   c = configs.load(a.config)
   dataset = fsdata.load(c.data)
@@ -63,7 +68,32 @@ def main():
         state, _ = fn(state, data, jax.random.fold_in(key, i))
       jax.block_until_ready(state)
       print(f"{phase.name:<12}{compile_s:>10.1f}{1000 * (time.perf_counter() - t0) / a.calls:>10.1f}", flush=True)
+  if a.classifier:
+    classifier_speed(c, dataset, a.calls)
   print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def classifier_speed(c, dataset, calls: int) -> None:
+  """ms per step of the B.3 classifier on the real set and on Mix (steps=1 then 1 + calls; the difference)."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+
+  from fsgen.metrics import small_sample  # pylint: disable=import-outside-toplevel
+
+  cfg = c.classify
+  classes = dataset.num_classes
+  n = cfg.gen_per_class * classes
+  pool = np.random.default_rng(0).uniform(-1, 1, (n,) + dataset.images.shape[1:]).astype(np.float32)
+  fake = (pool, np.arange(n) % classes)
+  real = (dataset.images, dataset.labels)
+  for mode in ("real", "mix"):
+    times = []
+    for steps in (1, 1 + calls):
+      run = small_sample.default_config(**{**cfg.to_dict(), "epochs": 1, "steps_per_epoch": steps})
+      t0 = time.perf_counter()
+      clf = small_sample.train_mode(jax.random.key(0), run, classes, mode, real=real, generated=fake)
+      jax.block_until_ready(clf.variables)
+      times.append(time.perf_counter() - t0)
+    print(f"{'clf_' + mode:<12}{times[0]:>10.1f}{1000 * (times[1] - times[0]) / calls:>10.1f}", flush=True)
 
 
 if __name__ == "__main__":

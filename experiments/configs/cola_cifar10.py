@@ -5,10 +5,11 @@ Command:  python experiments/run.py --config=cola_cifar10:stage=1 --workdir=runs
           (stage 2 reads stage 1 through config.init_from, default runs/cola_cifar10/step1)
 Data:     tfds:cifar10 train split, 50,000 images at 32x32x3 (needs `pip install fsgen[tfds]`).
 Setting:  Step I (`cola_encoder`): ResNet-18, K = 10 one-hot GMM targets, per-batch Hungarian, one
-          augmented view, SGD 0.05 momentum 0.9 wd 5e-4, batch 128 (512 rotated), 200 epochs of
-          assignment + rotation, lr x0.5 every 50. Steps II/III (`cola`): InfoGAN generator, d = 128 (the
-          full-data setting), Adam 1e-3 (G) / 1e-2 (Z), x0.5 every 50 epochs, 500 epochs; Laplacian loss by
-          default, the paper's VGG perceptual loss with arg `perceptual` (needs fsgen.nets.lpips).
+          augmented view, SGD 0.05 momentum 0.9 wd 5e-4 (not on 1-D params, as MMDC), batch 128 (512
+          rotated), 200 epochs of assignment + rotation (400 loop epochs), lr x0.5 every 50 of them.
+          Steps II/III (`cola`): InfoGAN generator, d = 128 (the full-data setting), Adam 1e-3 (G) /
+          1e-2 (Z), x0.5 every 50 epochs, 500 epochs; Laplacian loss by default, the paper's VGG
+          perceptual loss with arg `perceptual` (needs fsgen.nets.lpips).
 Cost:     GPU-scale: 156,400 Step-I steps and 195,500 Step-II steps; not meant for the 2-core CPU.
 Expected: paper Fig. 4-6 (plots only); clustering accuracy of Step I is logged as E/cluster_acc.
 Reduced:  `test` switches the source to builtin:digits (no download), tiny nets, 2 steps; stage 2 then

@@ -1,7 +1,9 @@
 """The one Orbax wrapper: periodic train-state checkpoints, resume, and sampling exports.
 
 Layout of a workdir:
-  WORKDIR/checkpoints/<step>/{state,config}   CheckpointManager items (async save, keep the last k)
+  WORKDIR/checkpoints/<step>/{state,config,checksum}   CheckpointManager items (async save, keep the last k);
+                                               checksum: sha256 of every state leaf, taken at save time
+  WORKDIR/checkpoints_damaged/<step>           damaged steps moved aside by a resume (see restore_intact)
   WORKDIR/export/{params/, config.json, data_info.json}   sampling params only (e.g. the EMA generator),
                                                config and the data facts the method was built with
 
@@ -12,11 +14,18 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 
 import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging
+from jax.experimental import multihost_utils
+
+from fsgen import checksum
+
+ITEMS = ("state", "config", "checksum")
 
 
 def _abstract(tree):
@@ -30,30 +39,117 @@ def config_to_dict(config) -> dict:
   return dict(config)
 
 
+class DamagedCheckpointError(ValueError):
+  """No checkpoint of a workdir passes its check; the message names each step and what failed."""
+
+
+def _reason(e: BaseException) -> str:
+  """The first line of an exception, shortened: Orbax and TensorStore errors run to many lines."""
+  text = (str(e).strip().splitlines() or [""])[0]
+  text = text if len(text) <= 160 else text[:157] + "..."
+  return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _restore_verified(manager, step: int, target) -> tuple[dict, dict]:
+  """(state, config) at `step`, the state restored into `target` (None: as saved) and checked against the
+  checksums recorded at save time; raises if any item is missing or a checksum differs."""
+  state_args = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
+  args = ocp.args.Composite(state=state_args, config=ocp.args.JsonRestore(), checksum=ocp.args.JsonRestore())
+  out = manager.restore(step, args=args)
+  recorded = out.checksum.get("sha256") if isinstance(out.checksum, dict) else None
+  if not recorded:
+    raise ValueError("no checksum recorded")
+  if not isinstance(out.config, dict):
+    raise ValueError("no config recorded")
+  problem = checksum.mismatch(out.state, recorded)
+  if problem:
+    raise ValueError(problem)
+  return out.state, dict(out.config)
+
+
+def _newest_intact(manager, directory, target) -> tuple[tuple | None, int | None, list[tuple[int, str]]]:
+  """((state, config), step, [(damaged step, reason) newer than it]) of the newest checkpoint that restores
+  and verifies; (None, None, []) without checkpoints. Raises DamagedCheckpointError when none does."""
+  damaged = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      state = _restore_verified(manager, step, target)
+    except Exception as e:  # noqa: BLE001  (any failure to restore or verify means: do not use this step)
+      damaged.append((step, _reason(e)))
+      logging.warning("checkpoint step %d in %s is damaged (%s)", step, directory, damaged[-1][1])
+      continue
+    if damaged:
+      newer = ", ".join(str(s) for s, _ in damaged)
+      logging.warning("falling back to checkpoint step %d in %s (newer damaged: %s)", step, directory, newer)
+    return state, step, damaged
+  if damaged:
+    listed = "; ".join(f"step {s}: {r}" for s, r in damaged)
+    raise DamagedCheckpointError(f"no intact checkpoint in {directory} ({listed}); move it away to start over")
+  return None, None, []
+
+
 class Checkpoints:
-  """Train-state checkpoints under `directory`, saved asynchronously, the last `keep` kept."""
+  """Train-state checkpoints under `directory`, saved asynchronously, the last `keep` kept.
+
+  Each step holds the state, the config (JSON) and the sha256 of every state leaf taken at save time;
+  `restore_intact` resumes from the newest step that restores and matches its checksums.
+  """
 
   def __init__(self, directory: str | pathlib.Path, *, keep: int = 3, asynchronous: bool = True):
     self.directory = pathlib.Path(directory).absolute()
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=asynchronous)
-    self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "config"))
+    self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
   def save(self, step: int, state, config) -> None:
-    """Starts an asynchronous save of `state` (and the config as JSON) at `step`."""
+    """Starts an asynchronous save of `state`, the config (JSON) and the state's checksums at `step`."""
+    sums = checksum.digest(state)
     self.manager.save(
       step,
-      args=ocp.args.Composite(state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config_to_dict(config))),
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        config=ocp.args.JsonSave(config_to_dict(config)),
+        checksum=ocp.args.JsonSave({"sha256": sums}),
+      ),
       force=True,
     )
 
   def restore(self, like, step: int | None = None):
-    """Restores the state at `step` (default latest) into the structure, dtypes and shardings of `like`."""
+    """The verified state at `step` (default latest) in the structure, dtypes and shardings of `like`;
+    raises if that step does not restore or fails its checksums."""
     step = self.latest_step() if step is None else step
-    out = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_abstract(like))))
-    return out.state
+    return _restore_verified(self.manager, step, _abstract(like))[0]
+
+  def restore_intact(self, like) -> tuple[dict | None, int | None]:
+    """(state, step) of the newest intact checkpoint, or (None, None) when there is none yet.
+
+    Damaged steps newer than it (a file deleted, truncated, metadata removed, bytes flipped) are each named
+    in a one-line warning and moved to `<directory>_damaged/` so that this run can save those steps
+    again; they are never resumed from. Raises DamagedCheckpointError when no step is intact (then
+    nothing is moved).
+    """
+    restored, step, damaged = _newest_intact(self.manager, self.directory, _abstract(like))
+    if damaged:
+      self._quarantine([s for s, _ in damaged])
+    return (None, None) if restored is None else (restored[0], step)
+
+  def _quarantine(self, steps) -> None:
+    self.wait()
+    if jax.process_index() == 0:
+      dest = self.directory.parent / (self.directory.name + "_damaged")
+      dest.mkdir(exist_ok=True)
+      for step in steps:
+        target = dest / str(step)
+        n = 1
+        while target.exists():
+          target, n = dest / f"{step}.{n}", n + 1
+        shutil.move(str(self.directory / str(step)), str(target))
+        logging.warning("moved damaged checkpoint step %d to %s", step, target)
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices("fsgen_checkpoint_quarantine")
+    self.manager.reload()
 
   def wait(self) -> None:
     self.manager.wait_until_finished()
@@ -63,18 +159,22 @@ class Checkpoints:
 
 
 def restore_raw(workdir: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict]:
-  """(state as nested dicts of numpy arrays, config dict) of a workdir's checkpoint; no model needed."""
+  """(state as nested dicts of numpy arrays, config dict) of a workdir's checkpoint; no model needed.
+
+  Default: the newest intact checkpoint (damaged newer ones are named in a warning, and left in place).
+  """
   directory = pathlib.Path(workdir).absolute() / "checkpoints"
   if not directory.is_dir():
     raise FileNotFoundError(f"no checkpoints in {directory}")
-  with ocp.CheckpointManager(directory, item_names=("state", "config")) as manager:
-    step = manager.latest_step() if step is None else step
+  with ocp.CheckpointManager(directory, item_names=ITEMS) as manager:
     if step is None:
-      raise FileNotFoundError(f"no finished checkpoint in {directory}")
-    out = manager.restore(
-      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), config=ocp.args.JsonRestore())
-    )
-  return jax.tree.map(np.asarray, out.state), dict(out.config)
+      restored, step, _ = _newest_intact(manager, directory, None)
+      if restored is None:
+        raise FileNotFoundError(f"no finished checkpoint in {directory}")
+    else:
+      restored = _restore_verified(manager, step, None)
+  state, config = restored
+  return jax.tree.map(np.asarray, state), config
 
 
 def export(directory: str | pathlib.Path, params, config, info) -> pathlib.Path:
@@ -85,8 +185,9 @@ def export(directory: str | pathlib.Path, params, config, info) -> pathlib.Path:
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(directory / "params", jax.device_get(params), force=True)
     ckptr.wait_until_finished()
-  (directory / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
-  info.write(directory / "data_info.json")
+  if jax.process_index() == 0:  # Orbax writes the params once; the JSON files come from process 0 only
+    (directory / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
+    info.write(directory / "data_info.json")
   return directory
 
 

@@ -30,7 +30,9 @@ def loop_defaults() -> ml_collections.ConfigDict:
       init_from="",  # workdir of an earlier stage whose state is handed to method.init
       progress=True,
       dtype="float32",  # compute dtype of every network ("bfloat16": float32 params, bf16 compute)
-      evals={},
+      evals={},  # NAME -> {type, every, ...}; an entry set to None/{} is off (--config.evals.NAME=None)
+      max_param_norm=1e6,  # divergence guard: stop if a network's parameter norm exceeds it (0 = off)
+      max_grad_norm=0.0,  # stop if a */grad_norm metric exceeds it (0 = off)
     )
   )
 

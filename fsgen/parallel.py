@@ -3,9 +3,15 @@
 The trainer enters `jax.set_mesh(mesh)` around tracing and every call; inside a jitted phase,
 `shard_batch` pins the leading axis of a freshly drawn batch to the `data` axis and XLA inserts the
 gradient all-reduce. Outside a mesh (e.g. a notebook calling a phase directly) it is a no-op.
+
+Multi-host (config.distributed=True): the mesh spans every process's devices; every process runs the same
+jitted programs on its shard of each batch, and only process 0 writes files (`is_primary`); Orbax writes
+each replicated checkpoint array once.
 """
 
 from __future__ import annotations
+
+import os
 
 import jax
 import numpy as np
@@ -44,7 +50,28 @@ def check_batch_size(batch_size: int, mesh, what: str = "batch_size") -> None:
 
 
 def maybe_initialize_distributed(enabled: bool) -> None:
-  """Multi-host: `jax.distributed.initialize()` reads the coordinator from the environment (TPU pods,
-  SLURM, or JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID)."""
-  if enabled and jax.process_count() == 1:
-    jax.distributed.initialize()
+  """Multi-host: `jax.distributed.initialize()` once, before anything touches a JAX device.
+
+  The coordinator comes from the cluster (TPU pods, SLURM, Open MPI, Kubernetes) or from the environment:
+  JAX_COORDINATOR_ADDRESS=host:port, JAX_NUM_PROCESSES=n, JAX_PROCESS_ID=i (read here; JAX itself reads only
+  the address). On CPU the processes' collectives go through gloo (JAX's default CPU implementation).
+  """
+  if not enabled or jax.distributed.is_initialized():
+    return
+  num, pid = os.environ.get("JAX_NUM_PROCESSES"), os.environ.get("JAX_PROCESS_ID")
+  try:
+    jax.distributed.initialize(
+      num_processes=int(num) if num else None,
+      process_id=int(pid) if pid else None,
+      initialization_timeout=int(os.environ.get("FSGEN_DISTRIBUTED_TIMEOUT", "300")),
+    )
+  except (ValueError, TypeError) as e:
+    raise ValueError(
+      f"config.distributed=True but jax.distributed.initialize failed ({e}); outside a cluster set "
+      "JAX_COORDINATOR_ADDRESS=host:port, JAX_NUM_PROCESSES and JAX_PROCESS_ID"
+    ) from e
+
+
+def is_primary() -> bool:
+  """The process that writes files (metrics, TensorBoard, samples, exports, the workdir's config)."""
+  return jax.process_index() == 0

@@ -2,13 +2,30 @@
 
 A method (fsgen.methods.base) supplies init, phases and sample. This loop jits each phase once (state
 donated, replicated out-shardings), derives each phase's key as fold_in(fold_in(seed_key, step), phase),
-keeps the EMA of the params the phase names, records the first non-finite metric (step and phase) inside
-the jitted code, logs to metrics.jsonl and TensorBoard, writes sample grids from a fixed latent,
-runs evaluators, checkpoints with Orbax and resumes from the workdir after preemption.
+keeps the EMA of the params the phase names, checks each phase's health inside the jitted code
+(fsgen.health: non-finite values, parameter and gradient norm bounds), logs to metrics.jsonl and
+TensorBoard, writes sample grids from a fixed latent, runs evaluators, checkpoints with Orbax and resumes
+from the workdir after preemption.
+
+Order of a run, so that a bad start leaves nothing behind: the loop keys are checked (fsgen.validate), the
+workdir is locked (fsgen.workdir; a second process is refused), a workdir that holds checkpoints must hold
+this config, the data is read and the method and evaluators are built; only then are config.json,
+subset.json, data_info.json and provenance.json written. A resume restores the newest checkpoint that
+passes its checksums (fsgen.checkpoint) and drops the log rows an earlier process wrote past it
+(fsgen.writer). SIGTERM saves a checkpoint at the next step boundary and raises `Preempted`
+(fsgen.preemption).
+
+Metric names in the logs: a phase's metric keeps its name (`D/adv`, `G/grad_norm`) unless another phase of
+the method emits the same name; then the copy from each phase not named after the metric's network (its
+first component) is logged as `<phase>/<metric>`: `D/grad_norm` of phase D and `D_r1/D/grad_norm` of
+phase D_r1. The mapping is fixed before the first step (`TrainResult.log_names`), so no name changes in a
+run. Evaluator results are `<eval name>/<metric>`.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import json
 import pathlib
@@ -19,30 +36,18 @@ import jax.numpy as jnp
 from absl import logging
 from tqdm.auto import tqdm
 
-from fsgen import checkpoint, methods, parallel, schedule
+from fsgen import checkpoint, console, health, methods, parallel, preemption, provenance, schedule, validate
 from fsgen import data as fsdata
 from fsgen import metrics as fsmetrics
+from fsgen import workdir as fsworkdir
 from fsgen.data.info import DataInfo
 from fsgen.grid import make_grid, save_grid
+from fsgen.health import DivergedError, NonFiniteError, TrainingHealthError  # noqa: F401  (the loop's errors)
+from fsgen.preemption import Preempted  # noqa: F401
 from fsgen.update import ema_update
 from fsgen.writer import MetricWriter
 
-# Config keys that may change between a run and its resumption (everything else must match).
-RESUMABLE_CHANGES = (
-  "total_steps",
-  "total_epochs",
-  "log_every",
-  "log_every_epochs",
-  "sample_every",
-  "sample_every_epochs",
-  "ckpt_every",
-  "ckpt_every_epochs",
-  "keep_ckpts",
-  "progress",
-  "evals",
-  "devices",
-  "distributed",
-)
+RESUMABLE_CHANGES = fsworkdir.RESUMABLE_CHANGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,14 +61,7 @@ class Durations:
 
   @classmethod
   def of(cls, config, info: DataInfo) -> Durations:
-    return cls(
-      schedule.steps(config, "total_steps", info, minimum=0),
-      *(schedule.steps(config, k, info) for k in ("log_every", "sample_every", "ckpt_every")),
-    )
-
-
-class NonFiniteError(FloatingPointError):
-  """A phase produced a NaN/Inf metric or parameter; the message names the step and phase."""
+    return cls(*(schedule.steps(config, k, info) for k in ("total_steps", "log_every", "sample_every", "ckpt_every")))
 
 
 @dataclasses.dataclass
@@ -74,29 +72,28 @@ class TrainResult:
   compile_counts: dict[str, int]  # compiled executables per phase (jit cache entries)
   seconds: float
   workdir: pathlib.Path
+  log_names: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)  # phase -> metric -> logged
 
 
-def _check_workdir_config(workdir: pathlib.Path, config_dict: dict) -> None:
-  """Refuses to resume a workdir that was trained with a different config (nothing gets overwritten)."""
-  path = workdir / "config.json"
-  if not path.exists():
-    return
-  old = json.loads(path.read_text())
-  differ = sorted(
-    k for k in set(old) | set(config_dict) if k not in RESUMABLE_CHANGES and old.get(k) != config_dict.get(k)
-  )
-  if differ:
-    raise ValueError(
-      f"workdir {workdir} holds a run with a different config (keys: {', '.join(differ)}); "
-      f"use another --workdir or the same config"
-    )
+def log_names(emitted: dict[str, tuple[str, ...]]) -> dict[str, dict[str, str]]:
+  """{phase: {metric: name in the logs}} for the metric names each phase emits (rule in the module doc)."""
+  count = collections.Counter(m for names in emitted.values() for m in names)
+  out = {
+    phase: {m: m if count[m] == 1 or m.split("/")[0] == phase else f"{phase}/{m}" for m in names}
+    for phase, names in emitted.items()
+  }
+  logged = [n for names in out.values() for n in names.values()]
+  if len(set(logged)) < len(logged):  # two phases named after the same network prefix: name every copy
+    out = {phase: {m: m if count[m] == 1 else f"{phase}/{m}" for m in names} for phase, names in emitted.items()}
+  return out
 
 
 class PhaseRunner:
   """Jits the phases of a method once each and runs them for one training step."""
 
-  def __init__(self, phases, repl):
+  def __init__(self, phases, repl, guard: health.Guard | None = None):
     self.phases = phases
+    self.guard = guard or health.Guard()
     self.trace_counts = {p.name: 0 for p in phases}
     self.jitted = [
       jax.jit(self._wrap(i, p), donate_argnums=0, out_shardings=(repl, repl)) for i, p in enumerate(phases)
@@ -105,6 +102,10 @@ class PhaseRunner:
 
   def compile_counts(self) -> dict[str, int]:
     return {p.name: fn._cache_size() for p, fn in zip(self.phases, self.jitted)}  # pylint: disable=protected-access
+
+  def emitted(self, state, data, key) -> dict[str, tuple[str, ...]]:
+    """{phase: metric names}, from abstract evaluation; it shares the jit's trace, so nothing retraces."""
+    return {p.name: tuple(jax.eval_shape(fn, state, data, key)[1]) for p, fn in zip(self.phases, self.jitted)}
 
   def _wrap(self, index, phase):
 
@@ -118,15 +119,7 @@ class PhaseRunner:
         for net, decay in phase.ema.items():
           ema[net] = ema_update(ema[net], new["params"][net], decay)
         new = {**new, "ema": ema}
-      # Health: every metric and every trained parameter finite (one cheap reduction per leaf).
-      leaves = list(metrics.values()) + jax.tree.leaves(new["params"])
-      finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in leaves]))
-      first = (~finite) & (state["health"]["bad_step"] < 0)
-      health = {
-        "bad_step": jnp.where(first, step, state["health"]["bad_step"]),
-        "bad_phase": jnp.where(first, index, state["health"]["bad_phase"]),
-      }
-      return {**new, "health": health}, metrics
+      return {**new, "health": health.record(self.guard, state["health"], step, index, metrics, new["params"])}, metrics
 
     return run
 
@@ -139,117 +132,129 @@ class PhaseRunner:
 
 def initial_state(method, key, data, prior=None) -> dict:
   """The method's state plus the loop's leaves: step 0 and a clean health record."""
-  return {
-    **method.init(key, data, prior),
-    "step": jnp.zeros((), jnp.int32),
-    "health": {"bad_step": -jnp.ones((), jnp.int32), "bad_phase": -jnp.ones((), jnp.int32)},
-  }
-
-
-def _raise_if_unhealthy(state, phases, ckpts) -> None:
-  bad_step = int(jax.device_get(state["health"]["bad_step"]))
-  if bad_step >= 0:
-    phase = phases[int(jax.device_get(state["health"]["bad_phase"]))].name
-    last = ckpts.latest_step()
-    kept = f"last good checkpoint: step {last} in {ckpts.directory}" if last is not None else "no checkpoint yet"
-    raise NonFiniteError(f"non-finite loss or parameters at step {bad_step} in phase {phase!r}; {kept}")
+  return {**method.init(key, data, prior), "step": jnp.zeros((), jnp.int32), "health": health.initial()}
 
 
 def train_and_evaluate(config, workdir: str | pathlib.Path) -> TrainResult:
   """Trains `config.method` on `config.data`, writing everything under `workdir`; resumes if possible."""
   t0 = time.time()
+  validate.loop_config(config)
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  config_dict = checkpoint.config_to_dict(config)
-  _check_workdir_config(workdir, config_dict)
-  (workdir / "config.json").write_text(json.dumps(config_dict, indent=1))
-
-  # ---- Mesh ---------------------------------------------------------------------------------------
   parallel.maybe_initialize_distributed(config.get("distributed", False))
+  with contextlib.ExitStack() as stack:
+    if parallel.is_primary():
+      stack.enter_context(fsworkdir.Lock(workdir))
+    stack.enter_context(console.log_file(workdir, jax.process_index()))
+    return _train(config, workdir, stack, t0)
+
+
+def _train(config, workdir: pathlib.Path, stack: contextlib.ExitStack, t0: float) -> TrainResult:
+  primary = parallel.is_primary()
+  config_dict = checkpoint.config_to_dict(config)
+  console.FILE.info("config:\n%s", json.dumps(config_dict, indent=1))
   mesh = parallel.make_mesh(config.get("devices", 0))
   repl = parallel.replicated(mesh)
   parallel.check_batch_size(config.batch_size, mesh)
   logging.info("devices: %s", mesh.devices.tolist())
+  ckpts = checkpoint.Checkpoints(workdir / "checkpoints", keep=config.get("keep_ckpts", 3))
+  stack.callback(ckpts.close)
+  if ckpts.latest_step() is not None:  # a workdir without checkpoints has nothing to protect
+    fsworkdir.check_config(workdir, config_dict)
 
-  # ---- Data (whole set on device, replicated) -----------------------------------------------------
+  # ---- Data, method, evaluators: every check that can fail on user input, before writing anything --
   dataset = fsdata.load(config.data)
-  dataset.write_record(workdir)
   logging.info("data: %d images %s from %s", len(dataset), dataset.images.shape[1:], config.data.source)
   info = DataInfo.of(dataset, config.batch_size)
-  info.write(workdir / "data_info.json")
   durations = Durations.of(config, info)
   host_data = {"images": dataset.images}
   if dataset.labels is not None:
     host_data["labels"] = dataset.labels
-
-  # ---- Method, state, checkpoints -----------------------------------------------------------------
   method = methods.build(config, info)
   phases = method.phases()
   evaluators = fsmetrics.build_all(config.get("evals", {}), dataset, info)
   eval_samplers = fsmetrics.Samplers(method, evaluators)  # refuses here an evaluator the method can't feed
+  prior = checkpoint.restore_raw(config.init_from)[0] if config.get("init_from") else None
+  if primary:
+    fsworkdir.write_config(workdir, config_dict)
+    dataset.write_record(workdir)
+    info.write(workdir / "data_info.json")
+    provenance.record(workdir, mesh)
+
   seed_key = jax.random.key(config.seed)
   init_key, run_key, sample_key, eval_key = jax.random.split(seed_key, 4)
-  prior = checkpoint.restore_raw(config.init_from)[0] if config.get("init_from") else None
-  ckpts = checkpoint.Checkpoints(workdir / "checkpoints", keep=config.get("keep_ckpts", 3))
-  writer = MetricWriter(workdir)
-
+  guard = health.Guard.of(config)
   with jax.set_mesh(mesh):
     data = jax.device_put(host_data, repl)
     run_key = jax.device_put(run_key, repl)
-
     state = jax.jit(lambda k, d: initial_state(method, k, d, prior), out_shardings=repl)(init_key, data)
-    start = 0
-    if ckpts.latest_step() is not None:
-      state = ckpts.restore(state)
-      start = int(jax.device_get(state["step"]))
+    restored, start = ckpts.restore_intact(state)
+    if restored is None:
+      start = 0
+    else:
+      state = restored
       logging.info("resumed from %s at step %d", ckpts.directory, start)
-
-    runner = PhaseRunner(phases, repl)
-    sample_fn = jax.jit(method.sample, static_argnums=2)
+    writer = MetricWriter(workdir, resume_step=start, enabled=primary)
+    stack.callback(writer.close)
+    runner = PhaseRunner(phases, repl, guard)
+    names = log_names(runner.emitted(state, data, run_key))
+    sample_fn = jax.jit(method.sample, static_argnums=2, out_shardings=repl)
     total = durations.total
-    last_metrics: dict = {}
+    if start >= total:
+      logging.info("workdir %s already holds step %d (total_steps=%d): nothing to train", workdir, start, total)
+    phase_names = [p.name for p in phases]
+    net_names = sorted(state["params"])
+
+    def check(state):
+      last = ckpts.latest_step()
+      kept = f"last good checkpoint: step {last} in {ckpts.directory}" if last is not None else "no checkpoint yet"
+      health.raise_if_unhealthy(jax.device_get(state["health"]), phase_names, net_names, guard, kept)
 
     def write_samples(step):
       images = sample_fn(method.sampling_params(state), sample_key, config.get("num_samples", 64))
-      grid_path = save_grid(images, workdir / "samples" / f"step_{step:07d}.png")
-      writer.image(step, "samples", make_grid(images))
-      return grid_path
+      if primary:
+        save_grid(images, workdir / "samples" / f"step_{step:07d}.png")
+        writer.image(step, "samples", make_grid(images))
 
     bar = tqdm(
       total=total,
-      initial=start,
+      initial=min(start, total),
       unit="step",
       dynamic_ncols=True,
-      disable=not config.get("progress", True),
+      disable=not (config.get("progress", True) and primary),
       desc=config.method,
     )
-    try:
-      for step in range(start, total):
-        state = runner.step(state, data, run_key, step, last_metrics)
-        done = step + 1
-        bar.update(1)
-        if done % durations.log_every == 0 or done == total:
-          _raise_if_unhealthy(state, phases, ckpts)
-          flat = {k: float(v) for m in jax.device_get(last_metrics).values() for k, v in m.items()}
-          writer.scalars(done, flat)
-          bar.set_postfix({k: f"{v:.3g}" for k, v in flat.items() if not k.endswith("grad_norm")}, refresh=False)
-        if done % durations.sample_every == 0 or done == total:
-          write_samples(done)
-        due = {name: ev for name, ev in evaluators.items() if done % ev.every == 0 or done == total}
-        if due:
-          results = fsmetrics.evaluate(
-            eval_samplers, due, method.sampling_params(state), jax.random.fold_in(eval_key, done)
-          )
-          writer.scalars(done, {f"{name}/{k}": v for name, values in results.items() for k, v in values.items()})
-        if done % durations.ckpt_every == 0 or done == total:
-          _raise_if_unhealthy(state, phases, ckpts)
-          ckpts.save(done, state, config)
-    finally:
-      bar.close()
-      ckpts.wait()
-      writer.close()
-
+    stack.callback(bar.close)
+    watch = stack.enter_context(preemption.Watch())
+    last_metrics: dict = {}
+    for step in range(start, total):
+      state = runner.step(state, data, run_key, step, last_metrics)
+      done = step + 1
+      bar.update(1)
+      stop = watch.reached(done)
+      if done % durations.log_every == 0 or done == total:
+        check(state)
+        flat = {names[p][k]: float(v) for p, m in jax.device_get(last_metrics).items() for k, v in m.items()}
+        writer.scalars(done, flat)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in flat.items() if not k.endswith("grad_norm")}, refresh=False)
+      if done % durations.sample_every == 0 or done == total:
+        write_samples(done)
+      due = {name: ev for name, ev in evaluators.items() if done % ev.every == 0 or done == total}
+      if due:
+        key = jax.random.fold_in(eval_key, done)
+        results = fsmetrics.evaluate(eval_samplers, due, method.sampling_params(state), key)
+        writer.scalars(done, {f"{name}/{k}": v for name, values in results.items() for k, v in values.items()})
+      if done % durations.ckpt_every == 0 or done == total or stop:
+        check(state)
+        ckpts.save(done, state, config)
+      if stop:
+        ckpts.wait()
+        raise preemption.Preempted(
+          f"stopped by SIGTERM after step {done}: checkpoint saved in {ckpts.directory}; "
+          "run the same command again to resume"
+        )
+    ckpts.wait()
     if start < total or not (workdir / "export").exists():
       checkpoint.export(workdir / "export", method.sampling_params(state), config, info)
-  ckpts.close()
-  return TrainResult(state, total, dict(runner.trace_counts), runner.compile_counts(), time.time() - t0, workdir)
+  step = int(jax.device_get(state["step"]))
+  counts = runner.compile_counts()
+  return TrainResult(state, step, dict(runner.trace_counts), counts, time.time() - t0, workdir, names)

@@ -22,7 +22,9 @@ from conftest import ROOT
 
 SNAPSHOT = json.loads((ROOT / "tests" / "snapshots" / "resolved_configs.json").read_text())
 NEUTRAL = (0, False, "", None, {}, [])
-NEW_DEFAULTS = {"dtype": "float32"}  # keys added after the snapshot whose default reproduces the old behaviour
+# keys added after the snapshot whose default reproduces the old behaviour (max_param_norm: issue 18, a
+# divergence guard far above the parameter norm of any working run)
+NEW_DEFAULTS = {"dtype": "float32", "max_param_norm": 1e6}
 
 # spec -> {dotted key: (old value, new value, reason)}: deliberate changes after the snapshot.
 CHANGED: dict[str, dict[str, tuple]] = {

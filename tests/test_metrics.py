@@ -235,7 +235,7 @@ def test_lpips_diversity_and_intra_cluster(photos64):
   div = lpips.Evaluator(train, n=8, batch=8).run(_sampler(copies[::3]), jax.random.key(0))
   assert div["lpips"] > 0.2
   collapsed = lpips.Evaluator(train, n=8, batch=8).run(_sampler(panda[:1]), jax.random.key(0))
-  assert collapsed["lpips"] == 0.0
+  assert abs(collapsed["lpips"]) < 1e-5  # identical images: 0 up to float32 reduction noise (5.96e-08 seen)
 
 
 @pytest.mark.parametrize("space", ["pixel", "lpips_vgg"])

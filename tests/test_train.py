@@ -48,6 +48,10 @@ def test_end_to_end_outputs_and_single_compilation(tmp_path):
   lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   steps = [l["step"] for l in lines if "D/adv" in l]
   assert steps == [2, 4, 6] and all(np.isfinite(l["G/adv"]) for l in lines if "G/adv" in l)
+  # D and D_r1 both emit D/grad_norm: D_r1's copy is logged under its phase's name, neither is lost.
+  assert result.log_names["D_r1"] == {"D/r1": "D/r1", "D/grad_norm": "D_r1/D/grad_norm"}
+  assert result.log_names["D"]["D/grad_norm"] == "D/grad_norm"
+  assert all(l["D/grad_norm"] != l["D_r1/D/grad_norm"] for l in lines if "D/adv" in l)
   assert any("nn/distinct_nn" in l for l in lines)
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
   assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == [
@@ -118,7 +122,7 @@ def test_restore_equals_save(tmp_path):
 def test_workdir_with_other_config_is_refused(tmp_path):
   train.train_and_evaluate(_tiny_config(total_steps=2), tmp_path)
   before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-  with pytest.raises(ValueError, match="different config"):
+  with pytest.raises(ValueError, match="holds checkpoints of a run with a different config .keys: seed."):
     train.train_and_evaluate(_tiny_config(total_steps=2, seed=5), tmp_path)
   assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
 
@@ -212,8 +216,48 @@ def test_export_and_sample_cli(tmp_path):
   method = methods.build(c, DataInfo.read(tmp_path / "data_info.json"))
   ref = method.sample(method.sampling_params(result.state), jax.random.key(0), 9)
   np.testing.assert_allclose(sample_mod.sample(export=str(tmp_path / "export"), n=9, seed=0), ref, atol=1e-6)
+  # --out-dir: n individual PNGs, drawn a batch at a time.
+  sample_mod.main(["--workdir", str(tmp_path), "--n", "5", "--batch", "2", "--out-dir", str(tmp_path / "pngs")])
+  pngs = sorted((tmp_path / "pngs").glob("*.png"))
+  assert [p.name for p in pngs] == [f"{i:06d}.png" for i in range(5)]
+  arrays = [np.asarray(Image.open(p)) for p in pngs]
+  assert all(a.shape == (32, 32) for a in arrays) and len({a.tobytes() for a in arrays}) == 5
   # Without the export it falls back to the latest checkpoint.
   import shutil
 
   shutil.rmtree(tmp_path / "export")
   np.testing.assert_allclose(sample_mod.sample(workdir=str(tmp_path), n=9, seed=0), ref, atol=1e-6)
+
+
+def test_every_phase_metric_of_a_mixdl_step_reaches_the_logs(tmp_path):
+  """Phases that emit the same name (G/grad_norm of G, G_mix and G_pl; D/grad_norm of D, D_mix and D_r1)
+  are logged under distinct names: each (phase, metric) of one MixDL step is in metrics.jsonl and
+  TensorBoard. What a phase emits is read from the method interface, not from mixdl's internals."""
+  from fsgen.writer import read_records
+
+  from conftest import shared_path
+
+  shared_path("panda100")
+  c = configs.load("mixdl_panda10_cpu:test")  # 2 steps: step 0 runs the mixup, R1 and PL phases, step 1 the rest
+  c.devices, c.progress = 1, False
+  result = train.train_and_evaluate(c, tmp_path)
+  ds = fsdata.load(c.data)
+  data = {"images": jnp.asarray(ds.images)}
+  method = methods.build(c, DataInfo.of(ds, c.batch_size))
+  state = jax.eval_shape(lambda k: train.initial_state(method, k, data), jax.random.key(0))
+  emitted = {p.name: set(jax.eval_shape(p.fn, state, data, jax.random.key(1))[1]) for p in method.phases()}
+  assert {p: set(names) for p, names in result.log_names.items()} == emitted
+  logged = [name for names in result.log_names.values() for name in names.values()]
+  assert len(logged) == len(set(logged)) == sum(len(m) for m in emitted.values())
+  last = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()][-1]
+  assert last["step"] == 2 and all(np.isfinite(last[name]) for name in logged)
+  assert last["G/grad_norm"] != last["G_mix/G/grad_norm"] != last["G_pl/G/grad_norm"]
+  from tensorboardX.proto.event_pb2 import Event
+
+  tags = {
+    v.tag
+    for path in (tmp_path / "tensorboard").glob("events.out.tfevents.*")
+    for payload in read_records(path)
+    for v in Event.FromString(payload).summary.value
+  }
+  assert set(logged) <= tags

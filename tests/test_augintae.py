@@ -40,6 +40,24 @@ def test_slerp_endpoints_unit_norm_and_parallel_fallback():
   assert np.all(np.isfinite(jax.grad(lambda x: slerp(x, x, 0.4).sum())(a[0])))
 
 
+def test_slerp_is_finite_for_antipodal_and_near_antipodal_codes():
+  """sin(Omega) -> 0 at Omega = pi: the guard walks a half circle, finite in value and gradient."""
+  a = jax.random.normal(jax.random.key(1), (4, 32))
+  a = a / jnp.linalg.norm(a, axis=-1, keepdims=True)
+  near = -a + 1e-4 * jax.random.normal(jax.random.key(2), a.shape)
+  near = near / jnp.linalg.norm(near, axis=-1, keepdims=True)
+  for b in (-a, near):
+    t = jnp.asarray([0.0, 0.3, 0.5, 1.0])
+    out = slerp(a, b, t)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(jnp.linalg.norm(out, axis=-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[0], a[0], atol=1e-6)
+    np.testing.assert_allclose(out[3], b[3], atol=2e-3)  # reached up to the eps band's angle
+    np.testing.assert_allclose(jnp.sum(out[2] * a[2]), 0.0, atol=1e-3)  # the midpoint: a quarter turn
+    grads = jax.grad(lambda x, y: jnp.sum(slerp(x, y, t) * jnp.arange(32.0)), argnums=(0, 1))(a, b)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+
+
 def test_interpolate_weights_the_first_code_by_alpha():
   a, b = jnp.eye(4)[:1], jnp.eye(4)[1:2]
   for kind in ("slerp", "lerp"):
@@ -130,6 +148,39 @@ def test_gamma_equalises_the_gradient_norms_per_image():
   np.testing.assert_allclose(g_full, g_adv / 3, rtol=1e-5)
 
 
+def test_gamma_equalises_the_whole_adversarial_gradient_when_images_are_coupled():
+  """With D's batch norm the adversarial loss of one image depends on the others: the gradient that
+  reaches each image (from every image's loss) still gets the norm of its reconstruction gradient."""
+  x = jax.random.normal(jax.random.key(0), (4, 3, 3, 1))
+  rec_fn = lambda y: jnp.mean(jnp.abs(y), axis=(1, 2, 3))
+  scale = jnp.array([1.0, 3.0, 10.0, 30.0])
+  adv_fn = lambda y: scale * jnp.sum(jnp.square(y - jnp.mean(y, 0, keepdims=True)), axis=(1, 2, 3))  # coupled
+  g_adv = jax.grad(lambda y: augintae.equalised_adversarial(rec_fn, adv_fn, y, 1e-12)[0])(x)
+  g_rec = jax.grad(lambda y: jnp.mean(rec_fn(y)))(x)
+  norm = lambda g: jnp.sqrt(jnp.sum(jnp.square(g), axis=(1, 2, 3)))
+  np.testing.assert_allclose(norm(g_adv), norm(g_rec), rtol=1e-5)
+  value, _, adv = augintae.equalised_adversarial(rec_fn, adv_fn, x, 1e-12)
+  np.testing.assert_allclose(value, jnp.mean(adv_fn(x)), rtol=1e-6)  # the forward value is unchanged
+  np.testing.assert_allclose(adv, adv_fn(x), rtol=1e-6)
+
+
+def test_lsgan_codings_cap_the_optimal_score_gap_at_b_minus_a():
+  """LSGAN's optimal D outputs its targets on separable data: the -1/+1 coding lets the k rule's margin
+  D(real) - D(fake) exceed 1 (k rises), the 0/1 coding never does (k can only fall)."""
+  from fsgen.losses.gan import d_loss, lsgan_d_loss
+
+  for fake, real in ((-1.0, 1.0), (0.0, 1.0)):
+    out = jnp.zeros(2)  # D's outputs on one real and one fake image, trained to the optimum
+    grad = jax.grad(lambda o: lsgan_d_loss(o[:1], o[1:], real, fake))
+    for _ in range(200):
+      out = out - 0.5 * grad(out)
+    np.testing.assert_allclose(out[0] - out[1], real - fake, atol=1e-5)
+  real_out, fake_out = jnp.array([0.3, 1.2]), jnp.array([-0.4, 0.1])
+  np.testing.assert_allclose(
+    lsgan_d_loss(real_out, fake_out), d_loss("lsgan", real_logits=real_out, fake_logits=fake_out)
+  )
+
+
 # ---- the method ---------------------------------------------------------------------------------------------
 
 
@@ -156,6 +207,49 @@ def test_ae_phase_moves_encoder_and_decoder_and_freezes_d_and_the_d_phase_the_re
   for net in ("E", "G"):
     assert _leaves_equal(d["params"][net], state["params"][net])
   assert not _leaves_equal(d["params"]["D"], state["params"]["D"]) and float(dm["D/grad_norm"]) > 0
+  assert not _leaves_equal(d["batch_stats"]["D"], state["batch_stats"]["D"])  # D's batch norm statistics
+  for net in ("E", "G"):
+    assert _leaves_equal(d["batch_stats"][net], state["batch_stats"][net])
+    assert not _leaves_equal(ae["batch_stats"][net], state["batch_stats"][net])
+  assert _leaves_equal(ae["batch_stats"]["D"], state["batch_stats"]["D"])
+
+
+def test_k_rises_again_once_d_separates_real_from_fake_and_falls_while_d_is_fooled():
+  """The adaptive k of Eq. 4-6 through the method's phases, with the -1/+1 coding: a D trained for a few
+  steps separates the real images from an untrained decoder's output by a margin above 1 and k climbs
+  back; a fooled D (constant output: margin 0) lowers k. (Under the 0/1 coding the optimal D's margin is
+  at most 1: test_lsgan_codings_cap_the_optimal_score_gap_at_b_minus_a.)"""
+  m, data, state = _method()
+  assert (m.hp.lsgan.fake, m.hp.lsgan.real, m.hp.lsgan.generator) == (-1.0, 1.0, 1.0)  # the default coding
+  state = {**state, "extra": {**state["extra"], "k": jnp.float32(0.5)}}
+  d_step, ae_step = jax.jit(m.d_step), jax.jit(m.ae_step)
+  trained = state
+  for i in range(25):
+    trained, _ = d_step(trained, data, jax.random.key(100 + i))
+  _, metrics = ae_step(trained, data, jax.random.key(1))
+  margin, k = float(metrics["AE/margin"]), float(metrics["AE/k"])
+  np.testing.assert_allclose(margin, float(metrics["AE/d_real"]) - float(metrics["AE/d_fake"]), rtol=1e-5)
+  assert margin > 1.0 and k == pytest.approx(0.5 + 1e-3 * (margin - 1.0), rel=1e-5)
+  fooled = jax.tree.map(jnp.zeros_like, state["params"]["D"]["Dense_1"])  # D outputs 0 for every image
+  fooled_state = {**trained, "params": {**trained["params"], "D": {**trained["params"]["D"], "Dense_1": fooled}}}
+  _, metrics = ae_step(fooled_state, data, jax.random.key(1))
+  assert abs(float(metrics["AE/margin"])) < 1e-6 and float(metrics["AE/k"]) == pytest.approx(0.5 - 1e-3)
+
+
+def test_nets_use_batch_norm_where_the_paper_says():
+  """E, G and D (the encoder's architecture, paper A.1) carry batch statistics for both backbones,
+  the DCGAN decoder included; d_norm='pixel' leaves D stateless."""
+  from fsgen.nets import autoencoder
+
+  for arch, res, ch in (("infogan", 28, 1), ("dcgan", 32, 3)):
+    nets = autoencoder.build(arch, resolution=res, channels=ch, latent_dim=16, width=8)
+    x, z = jnp.zeros((2, res, res, ch)), jax.random.normal(jax.random.key(0), (2, 16))
+    for net, inp, shape in zip(nets, (x, z, x), ((2, 16), (2, res, res, ch), (2, 1))):
+      variables = net.init(jax.random.key(1), inp)
+      assert "batch_stats" in variables, (arch, type(net).__name__)
+      assert net.apply(variables, inp, train=False).shape == shape
+    d = autoencoder.build(arch, resolution=res, channels=ch, latent_dim=16, width=8, d_norm="pixel")[2]
+    assert "batch_stats" not in d.init(jax.random.key(1), x)
 
 
 def test_without_the_gan_term_there_is_no_d_phase_and_the_lr_drops_tenfold():
@@ -308,7 +402,9 @@ def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
   fade = json.loads((tmp_path / "cells" / "pixel_fade_s0.json").read_text())
   assert fade["fid"] != cell["fid"]
   assert "Cells ran: 3 of 3" in text and "| pixel fade |" in text and "| real novel |" in text
-  assert (tmp_path / "augintae_omniglot_cpu_test_s0_novel.png").exists()
+  assert (tmp_path / "augintae_omniglot_cpu_test_s0_novel.png").exists() and (tmp_path / "novel_s0.png").exists()
+  generations = np.load(tmp_path / "augintae_omniglot_cpu_test_s0_novel.npy")
+  assert generations.shape == (3, 6, 28, 28, 1) and np.all(np.abs(generations) <= 1)
   mtime = (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns
   assert repro.main(argv) == text  # resumed: every cell read back
   assert (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns == mtime

@@ -112,6 +112,7 @@ class FewShot:
   def __init__(self, method, alphas, name: str):
     self.method, self.alphas = method, tuple(float(a) for a in alphas)
     self.config = {"method": name}
+    self.info = getattr(method, "info", None)  # Samplers check the images' shape against it
 
   def sample(self, params, key, n: int):
     seeds = params["seeds"]
@@ -233,15 +234,36 @@ def model_cell(ctx: Context, preset: str, workdir: pathlib.Path) -> dict:
   return out
 
 
-def write_novel_grid(method, params, ctx: Context, path: pathlib.Path, rows: int = 8, per_row: int = 10):
-  """Rows of novel characters (spread over the set): the `shots` seeds, then per_row generations."""
-  classes = np.linspace(0, len(ctx.seeds) - 1, min(rows, len(ctx.seeds))).astype(int)
+def write_novel_grid(method, params, ctx: Context, path: pathlib.Path, rows: int = 8, per_row: int = 6):
+  """Rows of novel characters (spread over the set): the `shots` seeds, then per_row generations (random
+  pairs, alpha ~ U(0, 1); the same pairs and alphas for every model). Writes the PNG and the generations
+  [rows, per_row, H, W, 1] beside it (.npy) for `comparison_grid`."""
   gen = jax.jit(method.generate, static_argnums=3)
-  lines = []
-  for r, c in enumerate(classes):
-    seeds = ctx.seed_floats[c]
-    lines += [np.asarray(seeds), np.asarray(gen(params, jax.random.fold_in(ctx.key, 1000 + r), seeds, per_row))]
-  save_grid(np.concatenate(lines), path, nrow=len(ctx.seeds[0]) + per_row)
+  out = np.stack(
+    [
+      np.asarray(gen(params, jax.random.fold_in(ctx.key, 1000 + r), ctx.seed_floats[c], per_row))
+      for r, c in enumerate(grid_classes(ctx))
+    ]
+  )
+  np.save(path.with_suffix(".npy"), out)
+  seeds = np.asarray(ctx.seed_floats[grid_classes(ctx)])
+  save_grid(np.concatenate([seeds, out], 1).reshape(-1, *out.shape[2:]), path, nrow=seeds.shape[1] + per_row)
+
+
+def grid_classes(ctx: Context, rows: int = 8) -> np.ndarray:
+  return np.linspace(0, len(ctx.seeds) - 1, min(rows, len(ctx.seeds))).astype(int)
+
+
+def comparison_grid(ctx: Context, workdir: pathlib.Path, presets: list[str]) -> pathlib.Path | None:
+  """WORKDIR/novel_s<seed>.png: per row one novel character, its seeds, then the generations of each
+  preset in order (a black column between blocks); None until every preset's grid exists."""
+  paths = [workdir / f"{p.replace(':', '_')}_s{ctx.seed}_novel.npy" for p in presets]
+  if not all(path.exists() for path in paths):
+    return None
+  blocks = [np.asarray(ctx.seed_floats[grid_classes(ctx)])] + [np.load(path) for path in paths]
+  gap = -np.ones_like(blocks[0][:, :1])
+  row = np.concatenate([x for b in blocks for x in (b, gap)][:-1], 1)
+  return save_grid(row.reshape(-1, *row.shape[2:]), workdir / f"novel_s{ctx.seed}.png", nrow=row.shape[1], upscale=2)
 
 
 def reference_cell(ctx: Context, name: str) -> dict:
@@ -318,6 +340,7 @@ def main(argv=None):
       print(preset, s, cell(names[preset], lambda: model_cell(ctx, preset, workdir)), flush=True)
     for name in REFERENCE_ROWS:
       print(name, s, cell(names[name], lambda: reference_cell(ctx, name)), flush=True)
+    print("grid", comparison_grid(ctx, workdir, presets))
   command = "python experiments/reproduce/augintae.py " + " ".join(argv if argv is not None else sys.argv[1:])
   text = f"`{command.strip()}`\n\n" + table(cells, rows, seeds)
   (workdir / "table.md").write_text(text)

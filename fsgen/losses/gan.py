@@ -18,8 +18,20 @@ def d_loss(kind: str, *, real_logits: jax.Array, fake_logits: jax.Array) -> jax.
   if kind == "hinge":
     return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
   if kind == "lsgan":
-    return 0.5 * jnp.mean(jnp.square(real_logits - 1.0)) + 0.5 * jnp.mean(jnp.square(fake_logits))
+    return lsgan_d_loss(real_logits, fake_logits)
   raise ValueError(f"unknown GAN loss {kind!r} (known: nonsaturating, hinge, lsgan)")
+
+
+def lsgan_d_loss(real_out: jax.Array, fake_out: jax.Array, real_target: float = 1.0, fake_target: float = 0.0):
+  """LSGAN discriminator loss (Mao et al. 2017, Eq. 2 with b = real_target, a = fake_target), outputs [B]:
+  E[(D(x) - b)^2] / 2 + E[(D(G(z)) - a)^2] / 2. The optimal D separates real from fake outputs by at most
+  b - a (the 0/1 coding caps the score gap at 1; AugIntAE's k rule needs -1/+1 to exceed it)."""
+  return 0.5 * jnp.mean(jnp.square(real_out - real_target)) + 0.5 * jnp.mean(jnp.square(fake_out - fake_target))
+
+
+def lsgan_g_loss_per_example(fake_out: jax.Array, target: float = 1.0) -> jax.Array:
+  """LSGAN generator loss of each example [B] (Mao et al. 2017, Eq. 2 with c = target): (D(G(z)) - c)^2 / 2."""
+  return 0.5 * jnp.square(fake_out - target)
 
 
 def g_loss(kind: str, *, fake_logits: jax.Array) -> jax.Array:
@@ -35,7 +47,7 @@ def g_loss_per_example(kind: str, *, fake_logits: jax.Array) -> jax.Array:
   if kind == "hinge":
     return -fake_logits
   if kind == "lsgan":
-    return 0.5 * jnp.square(fake_logits - 1.0)
+    return lsgan_g_loss_per_example(fake_logits)
   raise ValueError(f"unknown GAN loss {kind!r} (known: nonsaturating, hinge, lsgan)")
 
 

@@ -43,7 +43,7 @@ from fsgen.data import param_augment
 from fsgen.data.batches import draw, draw_indices
 from fsgen.data.preprocess import to_float
 from fsgen.latent import slerp
-from fsgen.losses.gan import d_loss, g_loss_per_example
+from fsgen.losses.gan import lsgan_d_loss, lsgan_g_loss_per_example
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase, warm_start
 from fsgen.nets import autoencoder
@@ -60,7 +60,7 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
   c.data = configs.data_defaults(resolution=28, channels=1)
   c.batch_size = 64
   c.total_epochs, c.total_steps = 100, 0
-  c.model = dict(arch="infogan", width=64)
+  c.model = dict(arch="infogan", width=64, d_norm="batch")
   c.optim = dict(AE=dict(name="adam", learning_rate=1e-3), D=dict(name="adam", learning_rate=1e-3))
   c.augintae = dict(
     mode=mode,
@@ -71,6 +71,8 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
     adversarial=True,
     k_init=1.0,
     k_rate=1e-3,
+    lsgan=dict(real=1.0, fake=-1.0, generator=1.0),
+    d_batch="joint",
     gamma_eps=1e-8,
     lr_drop_epochs=(35, 70),
     num_seeds=6,
@@ -113,20 +115,27 @@ def update_k(k: jax.Array, d_real: jax.Array, d_fake: jax.Array, rate: float) ->
 
 
 def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float):
-  """Per-example gamma_i of Eq. 3 (stop-gradient) and the rescaled adversarial loss.
+  """Per-example gamma_i of Eq. 3 (stop-gradient) and the adversarial loss whose gradient is rescaled.
 
-  decoded [B, ...]; rec_fn, adv_fn: decoded -> per-example losses [B] (example i depends only on
-  decoded[i]). gamma_i = ||d rec_i / d decoded_i|| / (||d adv_i / d decoded_i|| + eps), so that the
-  gradient of gamma_i * adv_i reaching decoded_i has the norm of the reconstruction gradient.
-  Returns (mean_i gamma_i * adv_i(decoded), gamma [B], adv [B]).
+  decoded [B, ...]; rec_fn, adv_fn: decoded -> per-example losses [B]. With g_rec,i and g_adv,i the
+  rows i of d sum(rec) / d decoded and d sum(adv) / d decoded (the whole adversarial gradient reaching
+  decoded image i, also through other images when D's batch norm couples them),
+    gamma_i = ||g_rec,i|| / (||g_adv,i|| + eps),
+  and the returned loss mean_i adv_i is evaluated on decoded rows whose backward pass is multiplied by
+  gamma_i (forward unchanged). So the adversarial gradient reaching image i has exactly the norm of its
+  reconstruction gradient ("we rescale all adversarial gradients so that their magnitudes match those of
+  the reconstruction loss gradient", A.1, per image), coupled or not; without coupling it equals the
+  gradient of mean_i gamma_i adv_i. Returns (mean_i adv_i, gamma [B], adv [B]).
   """
   x = jax.lax.stop_gradient(decoded)
   per_row = lambda g: jnp.sqrt(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), -1))
   g_rec = per_row(jax.grad(lambda y: jnp.sum(rec_fn(y)))(x))
   g_adv = per_row(jax.grad(lambda y: jnp.sum(adv_fn(y)))(x))
   gamma = jax.lax.stop_gradient(g_rec / (g_adv + eps))
-  adv = adv_fn(decoded)
-  return jnp.mean(gamma * adv), gamma, adv
+  g = gamma.reshape((-1,) + (1,) * (decoded.ndim - 1))
+  rescaled = g * decoded + jax.lax.stop_gradient((1.0 - g) * decoded)  # value: decoded; gradient: x gamma_i
+  adv = adv_fn(rescaled)
+  return jnp.mean(adv), gamma, adv
 
 
 class Method(BaseMethod):
@@ -137,6 +146,8 @@ class Method(BaseMethod):
       raise ValueError(f"augintae.mode must be one of {MODES}, got {hp.mode!r}")
     if hp.interpolation not in ("slerp", "lerp"):
       raise ValueError(f"augintae.interpolation must be 'slerp' or 'lerp', got {hp.interpolation!r}")
+    if hp.d_batch not in ("joint", "separate"):
+      raise ValueError(f"augintae.d_batch must be 'joint' or 'separate', got {hp.d_batch!r}")
     if hp.fill not in param_augment.FILL_MODES:
       raise ValueError(f"augintae.fill must be one of {param_augment.FILL_MODES}, got {hp.fill!r}")
     self.E, self.G, self.D = autoencoder.build(
@@ -145,6 +156,7 @@ class Method(BaseMethod):
       channels=config.data.channels,
       latent_dim=hp.latent_dim,
       width=config.model.width,
+      d_norm=config.model.d_norm,
     )
     self.batch_size = config.batch_size
     self.tx = self._build_tx()
@@ -174,9 +186,9 @@ class Method(BaseMethod):
       "D": self.D.init(kd, x),
     }
     params = warm_start({k: v["params"] for k, v in variables.items()}, prior)
-    batch_stats = {k: variables[k].get("batch_stats", {}) for k in ("E", "G")}
+    batch_stats = {k: v.get("batch_stats", {}) for k, v in variables.items()}
     if prior is not None and prior.get("batch_stats"):
-      batch_stats = jax.tree.map(jnp.asarray, prior["batch_stats"])
+      batch_stats = {**batch_stats, **jax.tree.map(jnp.asarray, prior["batch_stats"])}
     seeds = to_float(data["images"][draw_indices(ks, n, min(self.hp.num_seeds, n))])
     return {
       "params": params,
@@ -232,36 +244,51 @@ class Method(BaseMethod):
     out, bs = self._apply("G", g, bs, codes.reshape(b * m, d), train=True)
     return out.reshape(b, m, *out.shape[1:]), bs
 
-  def _d(self, d_params, images):
-    return self.D.apply({"params": d_params}, images)[:, 0]
+  def _d(self, d_params, d_stats, images):
+    """(D's outputs [N], its new statistics) on images [N, H, W, C], with batch statistics when D has
+    batch norm (D always runs in training mode; its running averages are never used)."""
+    out, d_stats = apply_net(self.D, d_params, d_stats, images, train=True)
+    return out[:, 0], d_stats
+
+  def _scores(self, d_params, d_stats, real, fake):
+    """(D(real) [Nr], D(fake) [Nf], D's new statistics). augintae.d_batch "joint": one batch-norm batch
+    of real and fake images together; "separate": one each, as InfoGAN's and DCGAN's code do (batch norm
+    then removes every per-feature mean difference between the real and the fake batch)."""
+    if self.hp.d_batch == "joint":
+      out, d_stats = self._d(d_params, d_stats, jnp.concatenate([real, fake]))
+      return out[: real.shape[0]], out[real.shape[0] :], d_stats
+    real_out, d_stats = self._d(d_params, d_stats, real)
+    fake_out, d_stats = self._d(d_params, d_stats, fake)
+    return real_out, fake_out, d_stats
 
   def d_step(self, state, data, key):
-    p, bs = state["params"], state["batch_stats"]
+    hp, p, bs = self.hp, state["params"], state["batch_stats"]
     codes, _, _, real = self._examples(key, data)
     # E and G in training mode, as in the AE phase; their statistics are updated only by the AE phase
     fake = jax.lax.stop_gradient(self._decode(p["G"], bs["G"], codes(p["E"], bs["E"])[0])[0])
     fake = fake.reshape(-1, *fake.shape[2:])
 
     def loss_fn(d):
-      real_out, fake_out = self._d(d, real), self._d(d, fake)
-      loss = d_loss("lsgan", real_logits=real_out, fake_logits=fake_out)
-      return loss, {"D/adv": loss, "D/real": real_out.mean(), "D/fake": fake_out.mean()}
+      real_out, fake_out, stats = self._scores(d, bs["D"], real, fake)
+      loss = lsgan_d_loss(real_out, fake_out, hp.lsgan.real, hp.lsgan.fake)
+      metrics = {"D/adv": loss, "D/real": real_out.mean(), "D/fake": fake_out.mean()}
+      return loss, metrics, stats
 
-    return gradient_step(state, "D", self.tx, loss_fn)
+    state, metrics, d_stats = gradient_step(state, "D", self.tx, loss_fn, has_aux=True)
+    return {**state, "batch_stats": {**state["batch_stats"], "D": d_stats}}, metrics
 
   def ae_step(self, state, data, key):
     hp = self.hp
     codes, targets, mask, real = self._examples(key, data)
-    d_params, k = state["params"]["D"], state["extra"]["k"]
+    d_params, d_stats, k = state["params"]["D"], state["batch_stats"]["D"], state["extra"]["k"]
 
     def rec_fn(decoded):  # [B, m, ...] -> [B]: mean L1 over the slots with a target
       per_slot = jnp.mean(jnp.abs(decoded - targets), axis=tuple(range(2, decoded.ndim)))
       return jnp.sum(per_slot * mask, -1) / jnp.sum(mask)
 
     def adv_fn(decoded):  # [B, m, ...] -> [B]: mean LSGAN generator loss over the slots
-      flat = decoded.reshape(-1, *decoded.shape[2:])
-      out = g_loss_per_example("lsgan", fake_logits=self._d(d_params, flat))
-      return out.reshape(decoded.shape[:2]).mean(-1)
+      out = self._scores(d_params, d_stats, real, decoded.reshape(-1, *decoded.shape[2:]))[1]
+      return lsgan_g_loss_per_example(out, hp.lsgan.generator).reshape(decoded.shape[:2]).mean(-1)
 
     bs = state["batch_stats"]
 
@@ -275,16 +302,17 @@ class Method(BaseMethod):
         adv, gamma, raw = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps)
         loss = loss + k * adv
         flat = jax.lax.stop_gradient(decoded).reshape(-1, *decoded.shape[2:])
-        metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean(), "AE/d_fake": self._d(d_params, flat).mean()})
+        d_real, d_fake, _ = self._scores(d_params, d_stats, real, flat)
+        metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean()})
+        metrics.update({"AE/d_real": d_real.mean(), "AE/d_fake": d_fake.mean()})
       return loss, metrics, {"E": bs_e, "G": bs_g}
 
-    state, metrics, batch_stats = gradient_step(state, ("E", "G"), self.tx, loss_fn, has_aux=True)
-    state = {**state, "batch_stats": batch_stats}
-    if hp.adversarial:
-      d_real = self._d(d_params, real).mean()
-      k = update_k(k, d_real, metrics["AE/d_fake"], hp.k_rate)
+    state, metrics, new_stats = gradient_step(state, ("E", "G"), self.tx, loss_fn, has_aux=True)
+    state = {**state, "batch_stats": {**state["batch_stats"], **new_stats}}
+    if hp.adversarial:  # Eq. 4-6 with this step's batch means of D on the real and the decoded images
+      k = update_k(k, metrics["AE/d_real"], metrics["AE/d_fake"], hp.k_rate)
       state = {**state, "extra": {**state["extra"], "k": k}}
-      metrics["AE/k"] = k
+      metrics.update({"AE/k": k, "AE/margin": metrics["AE/d_real"] - metrics["AE/d_fake"]})
     return state, metrics
 
   def phases(self):
@@ -296,7 +324,7 @@ class Method(BaseMethod):
     return {
       "E": state["params"]["E"],
       "G": state["params"]["G"],
-      "batch_stats": state["batch_stats"],
+      "batch_stats": {k: state["batch_stats"][k] for k in ("E", "G")},
       "seeds": state["extra"]["seeds"],
     }
 

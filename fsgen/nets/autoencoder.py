@@ -28,7 +28,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from fsgen.nets import dcgan
 from fsgen.nets.layers import SubPixelUp, pixel_norm
 
 LEAK = 0.01
@@ -108,32 +107,43 @@ class DCGANEncoder(nn.Module):
 
 
 class DCGANDecoder(nn.Module):
-  """fsgen.nets.dcgan.Generator with the common `train` argument (it has no batch statistics)."""
+  """[B, D] -> [B, R, R, C] in [-1, 1]: DCGAN's generator (Radford et al. 2016) with batch norm: FC to
+  4x4 x (w 2^(L-1)), norm, ReLU -> per level 2x up (halving the width, w at the last), norm, ReLU -> 3x3
+  conv C -> tanh; L = log2(R) - 2 levels (R in 16..128)."""
 
   resolution: int = 64
   channels: int = 3
   width: int = 64
+  norm: str = "batch"
 
   @nn.compact
   def __call__(self, z, train: bool = True):
-    del train
-    return dcgan.Generator(resolution=self.resolution, channels=self.channels, width=self.width)(z)
+    if self.resolution not in (16, 32, 64, 128):
+      raise ValueError(f"the DCGAN decoder supports resolution 16, 32, 64 or 128, got {self.resolution}")
+    levels = int(math.log2(self.resolution)) - 2
+    c = self.width * 2 ** (levels - 1)
+    h = nn.Dense(4 * 4 * c)(z).reshape(z.shape[0], 4, 4, c)
+    h = nn.relu(_norm(self.norm, h, train))
+    for i in range(levels):
+      h = nn.relu(_norm(self.norm, SubPixelUp(self.width * 2 ** max(levels - 2 - i, 0))(h), train))
+    return jnp.tanh(nn.Conv(self.channels, (3, 3), padding="SAME")(h))
 
 
-def build(arch: str, *, resolution: int, channels: int, latent_dim: int, width: int):
-  """(encoder, decoder, discriminator) of `arch` ("infogan" or "dcgan"); D outputs [B, 1]."""
+def build(arch: str, *, resolution: int, channels: int, latent_dim: int, width: int, d_norm: str = "batch"):
+  """(encoder, decoder, discriminator) of `arch` ("infogan" or "dcgan"); D outputs [B, 1] and has the
+  encoder's architecture with `d_norm` ("batch", as the paper says, or "pixel")."""
   if arch == "infogan":
     if resolution % 4:
       raise ValueError(f"the InfoGAN autoencoder needs a resolution divisible by 4, got {resolution}")
     return (
       InfoGANEncoder(out=latent_dim, width=width),
       InfoGANDecoder(resolution, channels, width),
-      InfoGANEncoder(out=1, width=width, unit=False, norm="pixel"),
+      InfoGANEncoder(out=1, width=width, unit=False, norm=d_norm),
     )
   if arch == "dcgan":
     return (
       DCGANEncoder(out=latent_dim, width=width),
       DCGANDecoder(resolution=resolution, channels=channels, width=width),
-      DCGANEncoder(out=1, width=width, unit=False, norm="pixel"),
+      DCGANEncoder(out=1, width=width, unit=False, norm=d_norm),
     )
   raise ValueError(f"unknown autoencoder architecture {arch!r} (known: infogan, dcgan)")

@@ -39,6 +39,15 @@ CHANGED: dict[str, dict[str, tuple]] = {
 _AUGINTAE = ("augintae_omniglot_cpu", "intae_omniglot_cpu", "ae_omniglot_cpu", "augintae_mnist", "augintae_omniglot")
 for _spec in [f"{p}{t}" for p in (*_AUGINTAE, "augintae_cifar10") for t in ("", ":test")]:
   CHANGED.setdefault(_spec, {})["augintae.epochs"] = (100, None, "issue 15: duplicate of total_epochs, never read")
+  CHANGED[_spec].update(  # issue 13: AugIntAE's D and its k rule as the paper describes them
+    {
+      "model.d_norm": (None, "batch", "issue 13: D has the encoder's architecture, batch norm (was pixel norm)"),
+      "augintae.d_batch": (None, "joint", "issue 13: D's batch norm sees real and decoded images in one batch"),
+      "augintae.lsgan.fake": (None, -1.0, "issue 13: LSGAN fake target -1 (was 0): margins above 1, k rises"),
+      "augintae.lsgan.real": (None, 1.0, "issue 13: the real target, as before"),
+      "augintae.lsgan.generator": (None, 1.0, "issue 13: G's target, as before"),
+    }
+  )
 
 # preset name -> number of training images N, for presets whose durations moved to epochs: the loop's
 # step count is epochs * ceil(N / batch_size) (fsgen.schedule), compared with the old step count.

@@ -5,30 +5,45 @@ Training (mode "augint", paper Sec. 3, Eq. 1-6, A.1). From a batch x: A = T(x; r
 C = T(x; alpha rho_1 + (1 - alpha) rho_2) with alpha the mean of two uniforms (fsgen.data.param_augment);
 the encoder E maps to the unit sphere and the decoder G reconstructs C from slerp(E(A), E(B); alpha):
   L_recon = mean_i |C_i - G(slerp(E(A_i), E(B_i); alpha_i))|_1                              (Eq. 1, A.1)
-  L_AE = L_recon + k * mean_i gamma_i * L_adv,i                                              (Eq. 2)
-  gamma_i = ||d L_recon,i / d x_i|| / ||d L_adv,i / d x_i||, stop-gradient, x_i the decoded image (Eq. 3)
+  L_AE = L_recon + k * gamma * L_adv, L_adv = mean_i (D(x_i) - c)^2 / 2 (LSGAN)             (Eq. 2)
+  gamma: per image, the adversarial gradient reaching decoded image x_i is rescaled to the norm of its
+         reconstruction gradient (stop-gradient; `equalised_adversarial`)                   (Eq. 3)
   k <- clip(k - 0.001 (1 - (mean D(real) - mean D(fake))), 0, 1), k_0 = 1, once per step     (Eq. 4-6)
-with L_adv,i = (D(x_i) - 1)^2 / 2 (LSGAN) and D, of the encoder's architecture with one output, trained
-on real = the C-type augmented images vs fake = the decoded images.
+and D, of the encoder's architecture with one output (batch norm included), trained with LSGAN on
+real = the C-type augmented images vs fake = the decoded images.
+LSGAN coding (augintae.lsgan): D's targets real b = 1, fake a = -1, G's target c = 1. The paper's k rule
+needs it: k "increases back to 1" once the margin D(real) - D(fake) exceeds 1 (A.1), and the optimal
+LSGAN D separates real from fake by at most b - a; with the 0/1 coding (b - a = 1) k could only fall, to
+0 within a few thousand steps, after which AugIntAE and AE are plain L1 models and IntAE's interpolations
+get no gradient at all. The paper does not state its coding; -1/+1 is the one under which its rule works.
+D's batch norm (model.d_norm = "batch", augintae.d_batch = "joint"): every D call sees one batch of the
+real and the decoded images together, in the D phase and in the AE phase alike; separate real and fake
+batches (as InfoGAN's code) let batch norm remove every per-feature mean difference between them. Batch
+norm couples the images of a batch (D's output on one image depends on the others), so the gradient of
+one image's L_adv,i is not all of the adversarial gradient reaching it; Eq. 3 is applied to the whole
+gradient reaching each image, so the per-image equalisation holds exactly. Note that L1's per-image
+gradient norm is a constant (1 / sqrt(pixels)): the adversarial push on every image always has that norm
+times k, whether D is fooled or not; k alone sets its weight.
 Baselines (paper Sec. 5): "ae" reconstructs C from E(C) (same data distribution, same GAN term); "int"
 (IntAE) reconstructs two different C-type augmented training images (seeds) and trains interpolations
 between them only through the GAN term, which also sees the seed reconstructions. For IntAE an example
 i is a pair: gamma_i compares the norms over its three decoded images (two reconstructions and one
 interpolation), since the interpolation alone has no reconstruction gradient [our reading].
 Without the GAN term (augintae.adversarial=False) the AE learning rate drops 10x at epochs 35 and 70
-(paper A.1); with it, it is constant. Choices the paper leaves open (reference Sec. 10), each a config
-key: batch 64, gradient norms w.r.t. the decoded images, D's real images = the C-type images, tanh output,
-FID paths at alpha = 0.25, 0.5, 0.75.
+(paper A.1; epochs of self.info.steps_per_epoch steps); with it, it is constant. Choices the paper leaves
+open (reference Sec. 10), each a config key: batch 64, gradient norms w.r.t. the decoded images, D's real
+images = the C-type images, tanh output, FID paths at alpha = 0.25, 0.5, 0.75.
 Sampling (Sec. 4): encode seed images, pick random pairs, slerp at alpha ~ U(0, 1), decode. `generate`
 takes any seeds (novel classes); `sample` uses `augintae.num_seeds` training images chosen at init.
+Batch norm in E and G as in InfoGAN (statistics in state["batch_stats"], running averages for sampling;
+fsgen.nets.autoencoder says why pixel norm fails there); D runs in training mode only.
 
-Normalisation: batch norm in E and G as in InfoGAN (statistics in state["batch_stats"], running averages
-for sampling), pixel norm in D so the gamma_i of Eq. 3 stay per image (fsgen.nets.autoencoder says why
-pixel norm fails in E and G).
-
+Metrics: D/{adv, real, fake} (D phase); AE/{recon, adv, gamma, d_real, d_fake, margin, k} (AE phase:
+D's batch means on this step's real and decoded images, their difference and k after the update).
 Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
 Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
-gamma_eps, lr_drop_epochs, num_seeds, path_alphas}, config.model.{arch, width}, config.optim.{AE, D}.
+lsgan.{real, fake, generator}, d_batch, gamma_eps, lr_drop_epochs, num_seeds, path_alphas},
+config.model.{arch, width, d_norm}, config.optim.{AE, D}.
 """
 
 from __future__ import annotations

@@ -4,19 +4,20 @@ InfoGAN (28 px handwriting; the InfoGAN MNIST nets, latent 32):
   Encoder: conv 64 4x4 s2, lReLU -> conv 128 4x4 s2, norm, lReLU -> FC 1024, norm, lReLU -> FC out.
   Decoder: FC 1024, norm, ReLU -> FC (R/4)^2 x 128, norm, ReLU -> up 64, norm, ReLU -> up C -> tanh.
 DCGAN (colour images, latent 512): Encoder: 4x4 stride-2 convs (width w, 2w, 4w, ... down to 4x4), lReLU,
-  norm from the second on -> FC out; Decoder: fsgen.nets.dcgan.Generator.
-The discriminator "uses the encoder's architecture, with one output unit" (paper A.1): Encoder(out=1).
-Encoders L2-normalise their output when `unit=True` (AugIntAE's latent space; off for the discriminator).
+  norm from the second on -> FC out; Decoder (DCGAN's generator): FC to 4x4, norm, ReLU -> 2x up per
+  level, norm, ReLU -> 3x3 conv -> tanh.
+The discriminator "uses the encoder's architecture, with one output unit" (paper A.1): Encoder(out=1),
+batch norm included (`d_norm`). Encoders L2-normalise their output when `unit=True` (AugIntAE's latent
+space; off for the discriminator).
 
-"norm": "batch" (InfoGAN's batch norm, momentum 0.9; the encoder and decoder) or "pixel" (ProGAN's
-stateless per-example norm; the discriminator, so that the per-image gradient norms of AugIntAE's Eq. 3
-stay per image). Pixel norm in the encoder and decoder does not work here: on mostly-white Omniglot
-pages it keeps what all inputs share, the decoded images hardly depend on the input, and L1 drives the
-decoder to the blank page (measured: L1 0.157 and zero spread over the batch after 300 steps, against
-0.066 with batch norm). Every net takes `train` (batch statistics vs running averages).
+"norm": "batch" (InfoGAN's and DCGAN's batch norm, momentum 0.9; every net by default) or "pixel"
+(ProGAN's stateless per-example norm; an option for the discriminator only). Pixel norm in the encoder
+and decoder does not work here: on mostly-white Omniglot pages it keeps what all inputs share, the
+decoded images hardly depend on the input, and L1 drives the decoder to the blank page (measured: L1
+0.157 and zero spread over the batch after 300 steps, against 0.066 with batch norm). Every net takes
+`train` (batch statistics vs running averages).
 Departures: stride-2 transposed convs -> sub-pixel upsampling (same shapes, ~15x faster gradients on
-XLA:CPU); tanh output on [-1, 1] images instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]);
-the DCGAN decoder (fsgen.nets.dcgan.Generator) keeps pixel norm.
+XLA:CPU); tanh output on [-1, 1] images instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]).
 The leaky slope is InfoGAN's code value, 0.01 (its paper says 0.1).
 """
 

@@ -54,10 +54,12 @@ from fsgen.data.preprocess import prepare_images, to_float  # noqa: E402
 from fsgen.data.sources import read_omniglot  # noqa: E402
 from fsgen.grid import save_grid  # noqa: E402
 from fsgen.methods import augintae  # noqa: E402
+from fsgen.metrics import (
+  classifier,  # noqa: E402
+  inception,  # noqa: E402
+)
 from fsgen.metrics import fid as fid_lib  # noqa: E402
-from fsgen.metrics import inception  # noqa: E402
 from fsgen.metrics import kid as kid_lib  # noqa: E402
-from fsgen.nets.apply import apply_net  # noqa: E402
 from fsgen.nets.autoencoder import InfoGANEncoder  # noqa: E402
 
 PRESETS = "augintae_omniglot_cpu,intae_omniglot_cpu,ae_omniglot_cpu"
@@ -140,40 +142,25 @@ class DomainError:
 
 
 def domain_classifier(train_images, novel_images, seed: int, steps: int = 1500, batch: int = 128):
-  """A train (0) vs novel (1) classifier with the encoder's architecture (batch norm), trained on 80% of
-  each set with Adam 1e-3. Returns (predict: float images [B, R, R, 1] -> P(train domain) [B] with the
-  running averages, held-out accuracy on real images, indices into the novel set of its held-out novel
-  images)."""
+  """A train (0) vs novel (1) classifier with the encoder's architecture (batch norm, 2 outputs; paper
+  A.1), trained by fsgen.metrics.classifier on 80% of each set with Adam 1e-3, batches half train, half
+  novel. Returns (predict: float images [B, R, R, 1] -> P(train domain) [B] with the running averages,
+  held-out accuracy on real images, indices into the novel set of its held-out novel images)."""
   rng = np.random.default_rng(seed)
-  x = np.concatenate([train_images, novel_images])
-  y = np.concatenate([np.zeros(len(train_images), np.int32), np.ones(len(novel_images), np.int32)])
-  order = rng.permutation(len(x))
-  cut = int(0.8 * len(x))
-  tr, te = order[:cut], order[cut:]
-  net = InfoGANEncoder(out=2, unit=False)
-  variables = net.init(jax.random.key(seed), jnp.zeros((2,) + x.shape[1:]))
-  params, stats = variables["params"], variables["batch_stats"]
-  tx = optax.adam(1e-3)
-  opt = tx.init(params)
-  xs, ys = jnp.asarray(x[tr]), jnp.asarray(y[tr])
-
-  @jax.jit
-  def step(params, stats, opt, key):
-    idx = jax.random.randint(key, (batch,), 0, xs.shape[0])
-
-    def loss(p):
-      logits, new_stats = apply_net(net, p, stats, to_float(xs[idx]), train=True)
-      return optax.softmax_cross_entropy_with_integer_labels(logits, ys[idx]).mean(), new_stats
-
-    (_, new_stats), g = jax.value_and_grad(loss, has_aux=True)(params)
-    updates, opt = tx.update(g, opt, params)
-    return optax.apply_updates(params, updates), new_stats, opt
-
-  for s in range(steps):
-    params, stats, opt = step(params, stats, opt, jax.random.key(10_000 + s))
-  predict = jax.jit(lambda imgs: jax.nn.softmax(apply_net(net, params, stats, imgs, train=False)[0])[:, 0])
-  acc = float(np.mean((np.asarray(predict(to_float(jnp.asarray(x[te])))) < 0.5) == (y[te] == 1)))
-  return predict, acc, te[y[te] == 1] - len(train_images)
+  split = [rng.permutation(len(x)) for x in (train_images, novel_images)]
+  cuts = [int(0.8 * len(x)) for x in (train_images, novel_images)]
+  pools = [
+    (x[order[:cut]], np.full(cut, label, np.int32))
+    for label, (x, order, cut) in enumerate(zip((train_images, novel_images), split, cuts))
+  ]
+  clf = classifier.train(
+    jax.random.key(seed), InfoGANEncoder(out=2, unit=False), pools, steps=steps, batch_size=batch, tx=optax.adam(1e-3)
+  )
+  held_train, held_novel = train_images[split[0][cuts[0] :]], novel_images[split[1][cuts[1] :]]
+  held = np.concatenate([held_train, held_novel])
+  labels = np.concatenate([np.zeros(len(held_train), np.int32), np.ones(len(held_novel), np.int32)])
+  predict = lambda images: jax.nn.softmax(clf.logits(np.asarray(images)))[:, 0]
+  return predict, classifier.accuracy(clf, held, labels), split[1][cuts[1] :]
 
 
 def rms_255(a, b) -> float:

@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+from etils import epath
 from jax.experimental import multihost_utils
 
 from fsgen import checksum
@@ -50,10 +51,22 @@ def _reason(e: BaseException) -> str:
   return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+def _local_target(state_dir: pathlib.Path):
+  """Shapes and dtypes of a saved state on this process's first device, whatever topology saved it (a
+  checkpoint of a multi-host run restores on one machine)."""
+  metadata = ocp.StandardCheckpointHandler().metadata(epath.Path(state_dir))
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  is_leaf = lambda x: hasattr(x, "shape") and hasattr(x, "dtype")
+  return jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), metadata, is_leaf=is_leaf)
+
+
 def _restore_verified(manager, step: int, target) -> tuple[dict, dict]:
-  """(state, config) at `step`, the state restored into `target` (None: as saved) and checked against the
-  checksums recorded at save time; raises if any item is missing or a checksum differs."""
-  state_args = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
+  """(state, config) at `step`, the state restored into `target` (None: as saved, on this process's first
+  device) and checked against the checksums recorded at save time; raises if any item is missing or a
+  checksum differs."""
+  if target is None:
+    target = _local_target(pathlib.Path(manager.directory) / str(step) / "state")
+  state_args = ocp.args.StandardRestore(target)
   args = ocp.args.Composite(state=state_args, config=ocp.args.JsonRestore(), checksum=ocp.args.JsonRestore())
   out = manager.restore(step, args=args)
   recorded = out.checksum.get("sha256") if isinstance(out.checksum, dict) else None

@@ -180,12 +180,12 @@ def _train(config, workdir: pathlib.Path, stack: contextlib.ExitStack, t0: float
     info.write(workdir / "data_info.json")
     provenance.record(workdir, mesh)
 
-  seed_key = jax.random.key(config.seed)
-  init_key, run_key, sample_key, eval_key = jax.random.split(seed_key, 4)
   guard = health.Guard.of(config)
   with jax.set_mesh(mesh):
-    data = jax.device_put(host_data, repl)
-    run_key = jax.device_put(run_key, repl)
+    data = jax.device_put(host_data, repl)  # host arrays: the same on every process
+    # Keys made inside a jit, so that they are replicated over every process's devices.
+    split = lambda: tuple(jax.random.split(jax.random.key(config.seed), 4))
+    init_key, run_key, sample_key, eval_key = jax.jit(split, out_shardings=repl)()
     state = jax.jit(lambda k, d: initial_state(method, k, d, prior), out_shardings=repl)(init_key, data)
     restored, start = ckpts.restore_intact(state)
     if restored is None:

@@ -80,9 +80,11 @@ def test_batch_norm_net_uint8_pool_adam_and_one_compiled_step():
   x = x.clip(0, 255).astype(np.uint8)
   net, tx = InfoGANEncoder(out=2, width=4, hidden=16, unit=False), optax.adam(1e-2)
   before = classifier._step._cache_size()  # pylint: disable=protected-access
+  inits = classifier._init._cache_size()  # pylint: disable=protected-access
   clf = classifier.train(jax.random.key(0), net, [(x[:48], y[:48])], steps=20, batch_size=16, tx=tx)
   again = classifier.train(jax.random.key(1), net, [(x[:48], y[:48])], steps=5, batch_size=16, tx=tx)
   assert classifier._step._cache_size() == before + 1  # pylint: disable=protected-access
+  assert classifier._init._cache_size() == inits + 1  # pylint: disable=protected-access
   assert classifier.accuracy(clf, x[48:], y[48:]) >= 0.9
   init = net.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), train=False)
   moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), clf.variables["batch_stats"], init["batch_stats"])

@@ -86,6 +86,11 @@ def _logits(net, variables, x):
   return net.apply(variables, _as_float(x), train=False)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _init(net, key, x):
+  return net.init(key, x, train=False)  # jitted once per net and input shape (eager init compiles op by op)
+
+
 def shares(batch_size: int, num_pools: int) -> tuple[int, ...]:
   """Images per pool in one batch: an even split, the first pool taking the remainder."""
   if num_pools < 1 or batch_size < num_pools:
@@ -147,7 +152,7 @@ def train(
     device_pools.append((jnp.asarray(x if x.dtype == np.uint8 else x.astype(np.float32)), jnp.asarray(y, jnp.int32)))
   split = shares(batch_size, len(device_pools))
   ki, kt = jax.random.split(key)
-  variables = jax.jit(functools.partial(net.init, train=False))(ki, _as_float(device_pools[0][0][:1]))
+  variables = _init(net, ki, _as_float(device_pools[0][0][:1]))
   state = {
     "params": variables["params"],
     "batch_stats": variables.get("batch_stats", {}),

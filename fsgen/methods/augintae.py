@@ -129,28 +129,31 @@ def update_k(k: jax.Array, d_real: jax.Array, d_fake: jax.Array, rate: float) ->
   return jnp.clip(k - rate * (1.0 - (d_real - d_fake)), 0.0, 1.0)
 
 
-def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float):
-  """Per-example gamma_i of Eq. 3 (stop-gradient) and the adversarial loss whose gradient is rescaled.
+def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float, *, has_aux: bool = False):
+  """Per-example gamma_i of Eq. 3 (stop-gradient) and the adversarial loss with its gradient rescaled.
 
-  decoded [B, ...]; rec_fn, adv_fn: decoded -> per-example losses [B]. With g_rec,i and g_adv,i the
-  rows i of d sum(rec) / d decoded and d sum(adv) / d decoded (the whole adversarial gradient reaching
-  decoded image i, also through other images when D's batch norm couples them),
+  decoded [B, ...]; rec_fn, adv_fn: decoded -> per-example losses [B] (adv_fn -> ([B], aux) with
+  `has_aux`). With g_rec,i and g_adv,i the rows i of d sum(rec) / d decoded and d sum(adv) / d decoded
+  (the whole adversarial gradient reaching decoded image i, also through other images when D's batch
+  norm couples them),
     gamma_i = ||g_rec,i|| / (||g_adv,i|| + eps),
-  and the returned loss mean_i adv_i is evaluated on decoded rows whose backward pass is multiplied by
-  gamma_i (forward unchanged). So the adversarial gradient reaching image i has exactly the norm of its
+  the returned loss has the value mean_i adv_i and the gradient gamma_i g_adv,i / B with respect to
+  decoded image i. So the adversarial gradient reaching each image has exactly the norm of its
   reconstruction gradient ("we rescale all adversarial gradients so that their magnitudes match those of
-  the reconstruction loss gradient", A.1, per image), coupled or not; without coupling it equals the
-  gradient of mean_i gamma_i adv_i. Returns (mean_i adv_i, gamma [B], adv [B]).
+  the reconstruction loss gradient", A.1, per image), coupled or not; without coupling it is the
+  gradient of mean_i gamma_i adv_i. D runs forward and backward once (the gradient is reused).
+  Returns (loss, gamma [B], adv [B]) or, with `has_aux`, (loss, gamma, adv, aux).
   """
   x = jax.lax.stop_gradient(decoded)
+  adv, vjp, *aux = jax.vjp(adv_fn, x, has_aux=has_aux)
+  g_adv = vjp(jnp.ones_like(adv))[0]
+  g_rec = jax.grad(lambda y: jnp.sum(rec_fn(y)))(x)
   per_row = lambda g: jnp.sqrt(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), -1))
-  g_rec = per_row(jax.grad(lambda y: jnp.sum(rec_fn(y)))(x))
-  g_adv = per_row(jax.grad(lambda y: jnp.sum(adv_fn(y)))(x))
-  gamma = jax.lax.stop_gradient(g_rec / (g_adv + eps))
-  g = gamma.reshape((-1,) + (1,) * (decoded.ndim - 1))
-  rescaled = g * decoded + jax.lax.stop_gradient((1.0 - g) * decoded)  # value: decoded; gradient: x gamma_i
-  adv = adv_fn(rescaled)
-  return jnp.mean(adv), gamma, adv
+  gamma = jax.lax.stop_gradient(per_row(g_rec) / (per_row(g_adv) + eps))
+  push = jax.lax.stop_gradient(gamma.reshape((-1,) + (1,) * (decoded.ndim - 1)) * g_adv / decoded.shape[0])
+  surrogate = jnp.sum(push * decoded)  # d / d decoded = push
+  loss = surrogate - jax.lax.stop_gradient(surrogate) + jnp.mean(adv)
+  return (loss, gamma, adv, aux[0]) if has_aux else (loss, gamma, adv)
 
 
 class Method(BaseMethod):
@@ -301,9 +304,10 @@ class Method(BaseMethod):
       per_slot = jnp.mean(jnp.abs(decoded - targets), axis=tuple(range(2, decoded.ndim)))
       return jnp.sum(per_slot * mask, -1) / jnp.sum(mask)
 
-    def adv_fn(decoded):  # [B, m, ...] -> [B]: mean LSGAN generator loss over the slots
-      out = self._scores(d_params, d_stats, real, decoded.reshape(-1, *decoded.shape[2:]))[1]
-      return lsgan_g_loss_per_example(out, hp.lsgan.generator).reshape(decoded.shape[:2]).mean(-1)
+    def adv_fn(decoded):  # [B, m, ...] -> ([B]: mean LSGAN generator loss over the slots, D's outputs)
+      real_out, fake_out, _ = self._scores(d_params, d_stats, real, decoded.reshape(-1, *decoded.shape[2:]))
+      adv = lsgan_g_loss_per_example(fake_out, hp.lsgan.generator).reshape(decoded.shape[:2]).mean(-1)
+      return adv, (real_out, fake_out)
 
     bs = state["batch_stats"]
 
@@ -314,10 +318,8 @@ class Method(BaseMethod):
       metrics = {"AE/recon": rec.mean()}
       loss = rec.mean()
       if hp.adversarial:
-        adv, gamma, raw = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps)
+        adv, gamma, raw, (d_real, d_fake) = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps, has_aux=True)
         loss = loss + k * adv
-        flat = jax.lax.stop_gradient(decoded).reshape(-1, *decoded.shape[2:])
-        d_real, d_fake, _ = self._scores(d_params, d_stats, real, flat)
         metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean()})
         metrics.update({"AE/d_real": d_real.mean(), "AE/d_fake": d_fake.mean()})
       return loss, metrics, {"E": bs_e, "G": bs_g}

@@ -145,3 +145,25 @@ def test_protocol_on_a_trained_scola_workdir(tmp_path):
   assert set(out) == {"real", "generated", "mix"} and all(0.0 <= a <= 1.0 for a in out.values())
   with pytest.raises(ValueError, match="unknown option"):
     small_sample.Evaluator(object.__new__(type("D", (), {"labels": np.zeros(2)})), None, bogus=1)
+
+
+def test_reproduction_table_pairs_seeds_and_marks_missing_cells(tmp_path):
+  import json
+
+  from experiments.reproduce import cola as reproduce
+
+  acc = {0: (0.50, 0.55), 1: (0.60, 0.62), 2: (0.70, 0.69)}  # seed: (real, mix) at 5 spc; 10 spc not run
+  for seed, (real, mix) in acc.items():
+    d = tmp_path / f"scola_5spc_seed{seed}"
+    d.mkdir()
+    for mode, a in (("real", real), ("mix", mix)):
+      (d / f"classify_{mode}.json").write_text(json.dumps({"accuracy": a, "seconds": 1.0}))
+  table = reproduce.report(tmp_path, [5, 10], [0, 1, 2], [])
+  row5 = next(line for line in table.splitlines() if line.startswith("| 5 |"))
+  row10 = next(line for line in table.splitlines() if line.startswith("| 10 |"))
+  diffs = np.array([5.0, 2.0, -1.0])
+  half = 4.302653 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+  assert "60.00 ± 10.00 (n=3)" in row5 and "+5.0, +2.0, -1.0" in row5
+  assert f"[{diffs.mean() - half:.2f}, {diffs.mean() + half:.2f}]" in row5
+  assert row10.count("n/a") == 5  # three modes, the paired difference, the per-seed list
+  assert "classifier cells ran: 6 of 18" in table

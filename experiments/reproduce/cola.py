@@ -117,6 +117,15 @@ def paired(diffs) -> str:
   return f"{mean_spread(d)}, 95% CI [{d.mean() - half:.2f}, {d.mean() + half:.2f}]"
 
 
+def final_metric(workdir: pathlib.Path, name: str) -> float | None:
+  """The last logged value of metric `name` in workdir/metrics.jsonl (None when absent)."""
+  path = workdir / "metrics.jsonl"
+  if not path.exists():
+    return None
+  values = [row[name] for row in map(json.loads, path.read_text().splitlines()) if name in row]
+  return values[-1] if values else None
+
+
 def report(root: pathlib.Path, spcs, seeds, cluster_seeds) -> str:
   """The Markdown tables of the finished cells under `root` (unfinished ones are left out and counted)."""
   rows, ran = [], 0
@@ -152,6 +161,14 @@ def report(root: pathlib.Path, spcs, seeds, cluster_seeds) -> str:
         )
   for s, r in finished.items():
     times.append(f"Step I seed {s}: {r['seconds']:.0f} s")
+  drift = [final_metric(root / f"scola_{spc}spc_seed{s}", "Z/label_drift") for spc in spcs for s in seeds]
+  drift = [d for d in drift if d is not None]
+  if drift:
+    lines += [
+      "",
+      f"Class parts that ended Step II nearer another class's corner (Z/label_drift, {len(drift)} generators): "
+      f"max {100 * max(drift):.1f} %, mean {100 * float(np.mean(drift)):.1f} %.",
+    ]
   if times:
     lines += ["", "Wall time per cell: " + "; ".join(times) + "."]
   return "\n".join(lines)

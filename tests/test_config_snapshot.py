@@ -49,6 +49,17 @@ for _spec in [f"{p}{t}" for p in (*_AUGINTAE, "augintae_cifar10") for t in ("", 
     }
   )
 
+# issue 12: MixDL's R1 target is a key (default: the image logit, the paper-era code); the CPU presets run
+# the length the plain twin needs to draw recognisable images, with the paper's EMA.
+_MIXDL = ("mixdl_ffhq10", "mixdl_anime10", "mixdl_dog10", "mixdl_sketches10", "mixdl_anime10_cpu", "mixdl_panda10_cpu")
+for _spec in [f"{p}{twin}{t}" for p in _MIXDL for twin in ("", "_nomixdl") for t in ("", ":test")]:
+  CHANGED.setdefault(_spec, {})["mixdl.r1_target"] = (None, "image", "issue 12: R1 target, paper-era image logit")
+  if "_cpu" in _spec:
+    CHANGED[_spec]["mixdl.ema_decay"] = (0.999, 0.5 ** (32 / 10000), "issue 12: the paper's EMA")
+    if ":test" not in _spec:
+      CHANGED[_spec]["total_steps"] = (3000, 10_000, "issue 12: calibrated CPU length")
+      CHANGED[_spec]["evals.nn.every"] = (3000, 10_000, "issue 12: at the end of the run")
+
 # preset name -> number of training images N, for presets whose durations moved to epochs: the loop's
 # step count is epochs * ceil(N / batch_size) (fsgen.schedule), compared with the old step count.
 EPOCH_EQUIVALENT: dict[str, int] = {

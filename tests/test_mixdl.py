@@ -214,3 +214,74 @@ def test_distance_gradient_reaches_generator_through_features():
 
 def optax_norm(tree):
   return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
+
+
+def _r1_changed_leaves(target):
+  """Runs the D_r1 phase once from init (jitted as the loop does) and returns the D leaves it changed.
+
+  D's Adam (b1 = 0) leaves a parameter bit-identical exactly when its gradient is zero, so the changed
+  leaves are the ones R1's gradient reaches."""
+  c = _tiny("stylegan2", r1_target=target)
+  method = mixdl.Method(c, _info(c))
+  mesh = parallel.make_mesh(1)
+  repl = parallel.replicated(mesh)
+  with jax.set_mesh(mesh):
+    data = {"images": jax.device_put(jnp.asarray(fsdata.load(c.data).images), repl)}
+    state = jax.jit(lambda k: initial_state(method, k, data), out_shardings=repl)(jax.random.key(0))
+    before = jax.device_get(state["params"]["D"])
+    runner = PhaseRunner(method.phases(), repl)
+    i = [p.name for p in runner.phases].index("D_r1")
+    new, metrics = runner.jitted[i](state, data, jax.device_put(jax.random.key(1), repl))
+  assert np.isfinite(float(metrics["D/r1"])) and float(metrics["D/r1"]) > 0
+  after = jax.device_get(new["params"]["D"])
+  flat = lambda t: {jax.tree_util.keystr(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(t)[0]}
+  b, a = flat(before), flat(after)
+  return {k for k in b if not np.array_equal(b[k], a[k])}, set(b), runner.phases[i]
+
+
+def _is_patch(name):
+  return "patch_head" in name
+
+
+def test_r1_target_image_reaches_every_weight_of_the_image_path():
+  """The paper-era R1 (image logit): every kernel on the path to the image logit gets a gradient (the
+  biases past the minibatch-stddev layer get none: R1 is piecewise constant in them), the patch heads and
+  the projection none; it runs after an ordinary D step."""
+  changed, names, phase = _r1_changed_leaves("image")
+  image_kernels = {k for k in names if k.endswith("['kernel']") and not _is_patch(k) and "sim_linear" not in k}
+  assert image_kernels and image_kernels <= changed, sorted(image_kernels - changed)
+  assert not {k for k in changed if _is_patch(k) or "sim_linear" in k}
+  assert phase.runs_at(1) and not phase.runs_at(0)  # step 1 mod r1_every: an ordinary step
+
+
+def test_r1_target_patch_reaches_only_the_patch_path():
+  """HEAD's R1 (patch logits): the patch head in use and the trunk below the patch maps get a gradient;
+  the last block, the final conv, the FC layers, the logit and the projection none; on a mixup step."""
+  changed, names, phase = _r1_changed_leaves("patch")
+  above = {k for k in names if k.startswith(("['ResBlock_2']", "['ConvAct_1']", "['EqualDense", "['fc_bias']"))}
+  above |= {k for k in names if "sim_linear" in k}
+  assert above and not (above & changed), sorted(above & changed)
+  assert any(_is_patch(k) for k in changed) and "['ConvAct_0']['EqualConv_0']['kernel']" in changed
+  assert phase.runs_at(0)  # a mixup step
+
+
+def test_r1_target_both_and_bad_value():
+  changed, names, _ = _r1_changed_leaves("both")
+  image_kernels = {k for k in names if k.endswith("['kernel']") and not _is_patch(k) and "sim_linear" not in k}
+  assert image_kernels <= changed and any(_is_patch(k) for k in changed)
+  c = _tiny("stylegan2", r1_target="logit")
+  with pytest.raises(ValueError, match="mixdl.r1_target must be one of image, patch, both, got 'logit'"):
+    mixdl.Method(c, _info(c))
+
+
+def test_warm_start_takes_the_prior_networks():
+  c = _tiny("stylegan2")
+  method = mixdl.Method(c, _info(c))
+  data = {"images": jnp.asarray(fsdata.load(c.data).images)}
+  prior = jax.device_get(method.init(jax.random.key(5), data))
+  state = method.init(jax.random.key(0), data, prior=prior)
+  assert _leaves_equal(state["params"], prior["params"]) and _leaves_equal(state["ema"]["G"], prior["params"]["G"])
+  assert not _leaves_equal(method.init(jax.random.key(0), data)["params"], prior["params"])
+  with pytest.raises(ValueError, match="network 'D' differs"):
+    bad = {"params": {**prior["params"], "D": {"x": np.zeros(1)}}}
+    method.init(jax.random.key(0), data, prior=bad)

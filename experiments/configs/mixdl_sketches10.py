@@ -4,7 +4,8 @@ Command:  python experiments/run.py --config=mixdl_sketches10[:source=folder:PAT
 Data:     CDC's face sketches, resized to 256; 10 images drawn at random (subset_seed 0, recorded in
           WORKDIR/subset.json) from `source` (default folder:data/face_sketches; FID uses the whole folder).
 Setting:  as mixdl_ffhq10 (official train_mixdl.py defaults: batch 4 = mixup N, Dir(1) in W, lambda_G 1000,
-          lambda_D 1, mixup every 2nd step, patch D for mixups, R1 10/16, PL 2/4, EMA 0.99778), 120k steps.
+          lambda_D 1, mixup every 2nd step, patch D for mixups, R1 10/16 on the image logit, PL 2/4,
+          EMA 0.99778), 120k steps.
 Cost:     days on one GPU; not a CPU run.
 Expected: FID 39.4 / LPIPS 0.479 (paper Table 1, StyleGAN2 + Ours, Face Sketches).
 Reduced:  :test runs the same code path at width 8, 32 px, 2 steps (tests/test_mixdl_presets.py).

@@ -28,8 +28,9 @@ def path_length_penalty(
 ) -> tuple[jax.Array, jax.Array]:
   """(penalty mean_b (l_b - a')^2, new running mean a') with a' = a + decay (mean_b l_b - a).
 
-  a' is held fixed in the penalty (its dependence on this batch is a 1/B-weighted term of the gradient).
+  As NVIDIA's StyleGAN2 and rosinality's port, a' is not held fixed inside the penalty (its dependence on
+  this batch adds a decay/B-weighted term to the gradient); the returned a' is detached.
   """
   lengths = path_lengths(synthesize, ws, key)
-  new_mean = jax.lax.stop_gradient(pl_mean + decay * (jnp.mean(lengths) - pl_mean))
-  return jnp.mean(jnp.square(lengths - new_mean)), new_mean
+  new_mean = pl_mean + decay * (jnp.mean(lengths) - pl_mean)
+  return jnp.mean(jnp.square(lengths - new_mean)), jax.lax.stop_gradient(new_mean)

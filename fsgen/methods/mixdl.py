@@ -10,19 +10,40 @@ Every `mixup_every`-th step (official: 2, "lazy mixup") is a mixup step:
 Other steps are plain backbone steps (StyleGAN2: non-saturating loss, style mixing 0.9; FastGAN: hinge
 with margins U[0.8, 1] and the discriminator's reconstruction loss: LPIPS-VGG as FastGAN's, whose frozen
 weights ride in state["frozen"], or mixdl.recon_loss="l1"). Lazy R1 (scaled by its interval) and
-StyleGAN2 path-length regularisation (pl_mean in state["extra"]) are phases of their own.
-Switches: mixdl.g_dist / mixdl.d_dist (paper Table 5: both off = the plain backbone, no mixup steps),
-mixdl.diffaug (DiffAugment on every adversarial D input), mixdl.coeffs (dirichlet, gaussian, uniform).
+StyleGAN2 path-length regularisation (`fsgen.losses.path_length`, pl_mean in state["extra"]) are phases of
+their own. Switches: mixdl.g_dist / mixdl.d_dist (paper Table 5: both off = the plain backbone, no mixup
+steps), mixdl.diffaug (DiffAugment on every D input but R1's), mixdl.coeffs (dirichlet, gaussian, uniform).
 
-Differences from the official code (github.com/reyllama/mixdl @668d158), on purpose:
+R1's target, `mixdl.r1_target` (issue 12): the paper says the backbones' objectives are kept as they are,
+and the two official commits differ here.
+  "image" (default): R1 on the image-level logit, on an ordinary step: the July 2022 code that produced
+      the paper's tables (github.com/reyllama/mixdl @58043a9, train_mixdl.py:227,311-316: mixup steps were
+      the odd ones, R1 ran at i % 16 == 0 with the ordinary-step flag). Every D weight on the image path
+      is regularised; the patch heads are not.
+  "patch": R1 on the patch logits of one random map, averaged per image, on a mixup step (HEAD 668d158,
+      train_mixdl.py:303-308, after the refactor flipped the flags): only the trunk below the patch maps
+      and the patch heads are regularised (on the light 32 px D: 8% of its weights).
+  "both": the sum of the two penalties, on a mixup step.
+Without mixup steps (the `_nomixdl` twins) R1 is on the image logit whatever the key.
+
+Differences from the official code (HEAD 668d158 unless stated), on purpose:
   - The D step mixes the [N, W] codes (official: it multiplies C into per-layer codes [N, 14, W], a shape
-    bug unless N = 14); the D step's patch-discriminated mixups are the mixes of its similarity pass.
+    bug unless N = 14); the D step's patch-discriminated mixups are the mixes of its similarity pass
+    (as official, augmented once and used by both passes).
   - Similarities are one normalised matmul (official: Python double loops).
-  - R1 on a mixup step uses the patch logits averaged per image (as official); r1_every must therefore be
-    a multiple of mixup_every (so every R1 step is a mixup step, as with the official 16 and 2).
-  - The similarity pass of D sees un-augmented images (DiffAugment applies to adversarial inputs only).
+  - r1_every must be a multiple of mixup_every, so every R1 step is of one kind (as the official 16 and 2).
   - FastGAN + MixDL (no official trainer): mixing in z, G features = the block outputs at 8..R/2, patch
     heads on D's 32x32 and 16x16 maps, the spectral-normed projection of D's 8x8 map.
+As the official code (both commits): R1 on un-augmented reals; edges and mixes augmented before the D
+similarity pass; independent random patch maps for reals and mixes; the path-length running mean not
+detached inside its penalty. Noted while reading both commits, kept as HEAD:
+  - 58043a9 has no projection head (its sim pass compares d1 itself); HEAD and the paper (Sec. 3.3, "too
+    rigid" without it) project d1 with `sim_linear`: `model.D.proj_dim`.
+  - Path length runs at i % 4 == 0: on ordinary steps at 58043a9, on mixup steps at HEAD. Here it is its
+    own G update every pl_every steps (offset 0); its loss does not depend on the step's kind.
+  - The patch heads ("Extra") have their own Adam with D's lr and betas; Adam is per-parameter, so one
+    Adam over D and its heads is the same update.
+  - The logit the sim pass computes from the projected features is unused (both commits).
 """
 
 from __future__ import annotations
@@ -36,15 +57,17 @@ from fsgen.data.batches import draw
 from fsgen.data.crop_flip import random_flip
 from fsgen.data.diffaug import diff_augment
 from fsgen.latent import slerp
-from fsgen.losses.gan import d_loss, g_loss, r1_penalty
+from fsgen.losses.gan import g_loss, r1_penalty
 from fsgen.losses.mixup_distance import layerwise_mixup_distance, mixing_coefficients, mixup_distance
 from fsgen.losses.path_length import path_length_penalty
 from fsgen.losses.perceptual import reconstruction_loss
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase, warm_start
-from fsgen.methods.mixdl_backbones import BACKBONES, StyleGAN2Backbone
+from fsgen.methods.mixdl_backbones import BACKBONES, StyleGAN2Backbone, concat_images, slice_images
 from fsgen.parallel import shard_batch
 from fsgen.update import gradient_step
+
+R1_TARGETS = ("image", "patch", "both")
 
 
 def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
@@ -66,6 +89,7 @@ def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
     flip=True,
     r1_gamma=10.0,
     r1_every=16,
+    r1_target="image",
     pl_weight=2.0,
     pl_every=4,
     pl_batch_shrink=2,
@@ -99,14 +123,6 @@ def default_config(backbone: str = "stylegan2") -> ml_collections.ConfigDict:
   return c
 
 
-def _tree_concat(*trees):
-  return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *trees)
-
-
-def _tree_slice(tree, start, stop):
-  return jax.tree.map(lambda x: x[start:stop], tree)
-
-
 class Method(BaseMethod):
   def __init__(self, config, info):
     super().__init__(config, info)
@@ -120,8 +136,12 @@ class Method(BaseMethod):
     self.mixup = hp.g_dist or hp.d_dist
     if self.mixup and hp.mixup_every < 1:
       raise ValueError(f"mixdl.mixup_every must be >= 1, got {hp.mixup_every}")
+    if hp.r1_target not in R1_TARGETS:
+      raise ValueError(f"mixdl.r1_target must be one of {', '.join(R1_TARGETS)}, got {hp.r1_target!r}")
     if self.mixup and hp.r1_gamma > 0 and hp.r1_every % hp.mixup_every:
       raise ValueError(f"mixdl.r1_every={hp.r1_every} must be a multiple of mixdl.mixup_every={hp.mixup_every}")
+    # Without mixup steps there are no patch steps: R1 on the image logit, as the official baseline.
+    self.r1_target = hp.r1_target if self.mixup else "image"
     if self.mixup and hp.g_dist and self.bb.num_feats < 3:
       raise ValueError("the generator distance needs at least 3 generator feature maps (resolution too low)")
     if hp.recon_loss not in ("lpips_vgg", "l1"):
@@ -163,13 +183,6 @@ class Method(BaseMethod):
   def _aug(self, key, images):
     return jax.tree.map(lambda x: diff_augment(key, x, self.hp.diffaug), images)
 
-  def _d_adv(self, key, real_logits, fake_logits):
-    if self.bb.gan_loss == "hinge":  # FastGAN: margins u ~ U[0.8, 1]: relu(u - D(x)) + relu(u + D(G(z))).
-      kr, kf = jax.random.split(key)
-      real_logits = real_logits + 1.0 - jax.random.uniform(kr, real_logits.shape, minval=0.8, maxval=1.0)
-      fake_logits = fake_logits - 1.0 + jax.random.uniform(kf, fake_logits.shape, minval=0.8, maxval=1.0)
-    return d_loss(self.bb.gan_loss, real_logits=real_logits, fake_logits=fake_logits)
-
   @staticmethod
   def _pick_patch(key, out):
     """`fn` of one of D's patch logit maps [B, h, w] chosen uniformly: returns pick(fn) -> fn(map)."""
@@ -196,7 +209,7 @@ class Method(BaseMethod):
       part = jax.random.randint(kp, (), 0, 4)
       out_r, s = self.bb.discriminate(d, spec["D"], self._aug(ka, real), train=True, part=part)
       out_f, s = self.bb.discriminate(d, s, self._aug(jax.random.fold_in(ka, 1), fake), train=True)
-      adv = self._d_adv(kl, out_r["logit"], out_f["logit"])
+      adv = self.bb.d_adv(kl, out_r["logit"], out_f["logit"])
       metrics = {"D/adv": adv, "D/real_logit": out_r["logit"].mean(), "D/fake_logit": out_f["logit"].mean()}
       loss = adv + self._recon(state, out_r, real, part, metrics)
       return loss, metrics, {"spectral": s}
@@ -211,27 +224,33 @@ class Method(BaseMethod):
     return self.hp.recon_weight * metrics["D/recon"]
 
   def d_mix_step(self, state, data, key):
-    """Mixup D step: patch loss on reals and mixed fakes + lambda_D * L^D_dist on the 2N sim pass."""
-    kx, km, kn, ka, kl, kp, k1 = jax.random.split(key, 7)
-    g, spec = state["params"]["G"], state["extra"]["spectral"]
+    """Mixup D step: patch loss on reals and mixed fakes + lambda_D * L^D_dist on the 2N sim pass.
+
+    As the official code: edges and mixes are augmented before both passes (the patch loss sees the same
+    augmented mixes as the sim pass), and reals and mixes each get their own random patch map.
+    """
+    kx, km, kn, ka, kl, kp, kr, kf = jax.random.split(key, 8)
+    g, spec, n = state["params"]["G"], state["extra"]["spectral"], self.n
     real = self.bb.real_views(self._reals(kx, data))
     c, w, w_mix = self._mix_codes(g, km)
     images = jax.lax.stop_gradient(self.bb.generate(g, spec["G"], jnp.concatenate([w, w_mix]), kn, train=False)[0])
-    mixes = _tree_slice(images, self.n, 2 * self.n)
+    edges = self._aug(jax.random.fold_in(ka, 1), slice_images(images, 0, n))
+    mixes = self._aug(jax.random.fold_in(ka, 2), slice_images(images, n, 2 * n))
 
     def loss_fn(d):
       part = jax.random.randint(kp, (), 0, 4)
       out_r, s = self.bb.discriminate(d, spec["D"], self._aug(ka, real), train=True, part=part)
-      out_m, s = self.bb.discriminate(d, s, self._aug(jax.random.fold_in(ka, 1), mixes), train=True)
-      # One patch map (the same for reals and mixes) per step, chosen uniformly.
-      index = jax.random.randint(k1, (), 0, len(out_r["patches"]))
-      adv = jnp.stack([self._d_adv(kl, pr, pf) for pr, pf in zip(out_r["patches"], out_m["patches"])])[index]
+      out_m, s = self.bb.discriminate(d, s, mixes, train=True)
+      maps = len(out_r["patches"])
+      i_real, i_mix = (jax.random.randint(k, (), 0, maps) for k in (kr, kf))
+      pairs = [self.bb.d_adv(kl, pr, pm) for pr in out_r["patches"] for pm in out_m["patches"]]
+      adv = jnp.stack(pairs)[i_real * maps + i_mix]
       metrics = {"D/patch_adv": adv}
       loss = adv + self._recon(state, out_r, real, part, metrics)
       if self.hp.d_dist:
-        out_s, s = self.bb.discriminate(d, s, images, train=True)
+        out_s, s = self.bb.discriminate(d, s, concat_images(edges, mixes), train=True)
         dist = mixup_distance(
-          mix_feats=out_s["sim"][self.n :], edge_feats=out_s["sim"][: self.n], coeffs=c, direction=self.hp.kl_direction
+          mix_feats=out_s["sim"][n:], edge_feats=out_s["sim"][:n], coeffs=c, direction=self.hp.kl_direction
         )
         metrics["D/mixdl_kl"] = dist
         loss = loss + self.hp.lambda_d * dist
@@ -240,23 +259,28 @@ class Method(BaseMethod):
     return self._step(state, "D", loss_fn)
 
   def r1_step(self, state, data, key):
-    """Lazy R1 on reals (x gamma/2 x interval); on patch logits averaged per image when MixDL is on."""
-    kx, ka, kp = jax.random.split(key, 3)
+    """Lazy R1 (x gamma/2 x interval) on clean reals (flipped, never DiffAugmented: both official commits)
+    against `self.r1_target`: the image-level logit, the patch logits of one random map averaged per
+    image, or both (the sum of the two penalties)."""
+    kx, kp = jax.random.split(key)
     spec = state["extra"]["spectral"]["D"]
-    real = self._aug(ka, self.bb.real_views(self._reals(kx, data)))
+    real = self.bb.real_views(self._reals(kx, data))
     scale = 0.5 * self.hp.r1_gamma * self.hp.r1_every
+    per_image = lambda v: v.reshape(v.shape[0], -1).mean(axis=1)  # [B, ...] -> [B]
 
     def loss_fn(d):
-      def logits(x):
-        out = self.bb.discriminate(d, spec, x, train=False)[0]
-        if not self.mixup:
-          return out["logit"]
-        return self._pick_patch(kp, out)(lambda p: p.mean(axis=(1, 2)))
+      def logits(x, target):
+        out = self.bb.discriminate(d, spec, x if not isinstance(real, tuple) else (x, real[1]), train=False)[0]
+        return per_image(out["logit"]) if target == "image" else self._pick_patch(kp, out)(per_image)
 
-      r1 = (
-        r1_penalty(logits, real) if not isinstance(real, tuple) else r1_penalty(lambda x: logits((x, real[1])), real[0])
-      )
-      return scale * r1, {"D/r1": r1}, {}
+      x = real[0] if isinstance(real, tuple) else real
+      targets = ("image", "patch") if self.r1_target == "both" else (self.r1_target,)
+      terms = {t: r1_penalty(lambda v, t=t: logits(v, t), x) for t in targets}
+      r1 = sum(terms.values())
+      metrics = {"D/r1": r1}
+      if len(terms) > 1:
+        metrics.update({f"D/r1_{t}": v for t, v in terms.items()})
+      return scale * r1, metrics, {}
 
     return self._step(state, "D", loss_fn)
 
@@ -288,7 +312,7 @@ class Method(BaseMethod):
         codes += [w_edge, c @ w_edge]
       images, feats, s = self.bb.generate(g, spec["G"], jnp.concatenate(codes), kn, train=True, feats=self.hp.g_dist)
       out, _ = self.bb.discriminate(
-        state["params"]["D"], spec["D"], self._aug(ka, _tree_slice(images, 0, n)), train=False
+        state["params"]["D"], spec["D"], self._aug(ka, slice_images(images, 0, n)), train=False
       )
       adv = self._pick_patch(kp, out)(lambda p: g_loss(self.bb.gan_loss, fake_logits=p))
       metrics, loss = {"G/patch_adv": adv}, adv
@@ -334,7 +358,10 @@ class Method(BaseMethod):
     if self.mixup:
       phases.append(Phase("D_mix", self.d_mix_step, every=k, offset=0))
     if hp.r1_gamma > 0:
-      phases.append(Phase("D_r1", self.r1_step, every=hp.r1_every))
+      # On the image logit R1 follows an ordinary D step (step 1 mod r1_every; the paper-era code, whose
+      # mixup steps were the odd ones, R1'd on even ordinary steps); on the patch logits a mixup step (HEAD).
+      r1_offset = 1 if self.mixup and self.r1_target == "image" and k > 1 else 0
+      phases.append(Phase("D_r1", self.r1_step, every=hp.r1_every, offset=r1_offset))
     phases += [Phase("G" + suffix(o), self.g_step, every=k, offset=o, ema=ema) for o in plain]
     if self.mixup:
       phases.append(Phase("G_mix", self.g_mix_step, every=k, offset=0, ema=ema))

@@ -1,4 +1,5 @@
-"""The two MixDL backbones behind one small interface: init, codes, mixed_codes, generate, discriminate.
+"""The two MixDL backbones behind one small interface: init, codes, mixed_codes, generate, discriminate,
+d_adv (the backbone's own D loss).
 
 Images are [B, R, R, C] arrays in [-1, 1]; codes are [B, num_ws, W] (StyleGAN2, W space) or [B, Z] (FastGAN,
 z space). `generate(..., feats=True)` also returns the generator feature maps MixDL's distance compares;
@@ -10,8 +11,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from fsgen.losses.gan import d_loss
 from fsgen.nets import fastgan, stylegan2
 from fsgen.parallel import shard_batch
+
+
+def concat_images(*images):
+  """Concatenates image batches along the batch axis (arrays, or FastGAN's (big, small) pairs)."""
+  return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *images)
+
+
+def slice_images(images, start: int, stop: int):
+  """images[start:stop] along the batch axis (arrays, or FastGAN's (big, small) pairs)."""
+  return jax.tree.map(lambda x: x[start:stop], images)
 
 
 class StyleGAN2Backbone:
@@ -59,6 +71,11 @@ class StyleGAN2Backbone:
 
   def image(self, images):
     return images
+
+  def d_adv(self, key, real_logits, fake_logits):
+    """StyleGAN2's logistic D loss: E softplus(-D(x)) + E softplus(D(G(z)))."""
+    del key
+    return d_loss(self.gan_loss, real_logits=real_logits, fake_logits=fake_logits)
 
 
 class FastGANBackbone:
@@ -111,6 +128,13 @@ class FastGANBackbone:
 
   def image(self, images):
     return images[0]
+
+  def d_adv(self, key, real_logits, fake_logits):
+    """FastGAN's hinge with random margins u ~ U[0.8, 1]: E relu(u - D(x)) + E relu(u + D(G(z)))."""
+    kr, kf = jax.random.split(key)
+    real_logits = real_logits + 1.0 - jax.random.uniform(kr, real_logits.shape, minval=0.8, maxval=1.0)
+    fake_logits = fake_logits - 1.0 + jax.random.uniform(kf, fake_logits.shape, minval=0.8, maxval=1.0)
+    return d_loss(self.gan_loss, real_logits=real_logits, fake_logits=fake_logits)
 
 
 BACKBONES = {"stylegan2": StyleGAN2Backbone, "fastgan": FastGANBackbone}

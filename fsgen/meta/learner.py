@@ -2,7 +2,9 @@
 
 Built from the config sections the meta-learning methods share (see fsgen.methods.lasium_learning):
   config.learner   = {algorithm: "maml" | "protonets", width, blocks, downsample: "stride" | "maxpool"}
-  config.maml      = {inner_lr, inner_steps (meta-training), eval_steps (evaluation), first_order}
+  config.maml      = {inner_lr, inner_steps (meta-training), eval_steps (evaluation), first_order,
+                      eval_unroll: the evaluation steps as a Python loop (True: 4x faster on XLA:CPU than a
+                      fori_loop, measured in bench/meta_speed.py; longer to compile)}
   config.protonets = {distance: "mean" | "sum"}
   config.meta      = {n_way, k_shot, k_query, task_form: "unrolled" | "vmap" | "map"}
 Defaults are the paper's Tables 5-6 (Omniglot): 5-way, inner lr 0.4, 5 inner steps, 50 at evaluation.
@@ -63,5 +65,6 @@ class MetaLearner:
     """Evaluation on one task: predicted labels int32 [N, Q] (MAML adapts eval_steps steps first)."""
     if self.algorithm == "maml":
       hp = self.hp_maml
-      return maml.predict(self.apply, params, support, query, steps=hp.eval_steps, lr=hp.inner_lr)
+      unroll = hp.get("eval_unroll", True)
+      return maml.predict(self.apply, params, support, query, steps=hp.eval_steps, lr=hp.inner_lr, unroll=unroll)
     return protonets.predict(self.apply, params, support, query, reduction=self.distance)

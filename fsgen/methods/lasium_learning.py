@@ -6,7 +6,7 @@ Config (defaults: the paper's Tables 5-6 for Omniglot and the official code wher
   config.batch_size = 4                   tasks per meta-iteration (the meta-batch, N_MB)
   config.meta = {n_way: 5, k_shot: 1, k_query: 5, task_form: "unrolled"}
   config.learner = {algorithm: "maml" | "protonets", width: 64, blocks: 4, downsample: "stride"}
-  config.maml = {inner_lr: 0.4, inner_steps: 5, eval_steps: 50, first_order: False}
+  config.maml = {inner_lr: 0.4, inner_steps: 5, eval_steps: 50, first_order: False, eval_unroll: True}
   config.protonets = {distance: "mean"}   (official: squared Euclidean / D; "sum": textbook)
   config.optim.learner = Adam(1e-3)       the meta optimiser
 The official code's gradient clipping is a no-op (its clipped gradients are discarded) and is absent here.
@@ -34,7 +34,7 @@ def learner_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.batch_size = 4
   c.meta = dict(n_way=5, k_shot=1, k_query=5, task_form="unrolled")
   c.learner = dict(algorithm="maml", width=64, blocks=4, downsample="stride")
-  c.maml = dict(inner_lr=0.4, inner_steps=5, eval_steps=50, first_order=False)
+  c.maml = dict(inner_lr=0.4, inner_steps=5, eval_steps=50, first_order=False, eval_unroll=True)
   c.protonets = dict(distance="mean")
   c.optim = dict(learner=dict(name="adam", learning_rate=1e-3))
   c.data = configs.data_defaults(resolution=28, channels=1)

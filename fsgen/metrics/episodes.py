@@ -56,7 +56,7 @@ class Evaluator:
     k_query: int = 15,
     n_tasks: int = 1000,
     seed: int = 42,
-    tasks_per_call: int = 10,
+    tasks_per_call: int = 1,
     record: str = "",
   ):
     if reference:

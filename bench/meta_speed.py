@@ -5,9 +5,10 @@
 Meta-iteration rows (4 tasks, 5-way 1-shot, 5 queries per class, 5 inner steps; forward, meta-gradient
 and the Adam update, on fixed task images): MAML second order and first order in each task form
 (fsgen.meta.over_tasks), ProtoNets; and the whole `lasium` meta phase with task sampling from the CPU
-(width 32) and the paper (width 128) GAN generators. Evaluation rows: one 5-way task with 15 queries per
-class after 50 adaptation steps (1 and 5 shots), 1 or 10 tasks per jitted call;
-ms per task, the 50 steps as a lax.fori_loop or a Python loop (config.maml.eval_unroll). Compile seconds
+(width 32) and the paper (width 128) GAN generators; one lasium_gan D + G step (batch 64) with the
+generator's transposed convolutions in sub-pixel form and as flax's ConvTranspose. Evaluation rows: one
+5-way task with 15 queries per class after 50 adaptation steps (1 and 5 shots), 1 or 10 tasks per jitted
+call; ms per task, the 50 steps as a lax.fori_loop or a Python loop (config.maml.eval_unroll). Compile seconds
 (the first call) are printed separately. Prints a markdown table with the
 machine's load average, which says how quiet the machine was.
 """
@@ -29,7 +30,8 @@ import optax
 
 from fsgen.data.info import DataInfo
 from fsgen.meta.learner import MetaLearner
-from fsgen.methods import lasium
+from fsgen.methods import lasium, lasium_gan
+from fsgen.nets import omniglot_gan
 
 
 def _config(algorithm="maml", form="unrolled", first_order=False):
@@ -86,6 +88,24 @@ def lasium_phase_row(width, repeats):
   return _time(lambda s: step(s, data, jax.random.key(1))[1]["learner/query_loss"], state, repeats=repeats)
 
 
+def gan_step_row(width, upsample, repeats):
+  """One D step then one G step of lasium_gan (batch 64), the generator's transposed convs in `upsample` form."""
+  c = lasium_gan.default_config()
+  c.model.G.width, c.batch_size = width, 64
+  data = {"images": jnp.zeros((128, 28, 28, 1), jnp.uint8)}
+  method = lasium_gan.Method(c, DataInfo.for_arrays(data, c.batch_size))
+  method.G = omniglot_gan.Generator(channels=1, width=width, upsample=upsample)
+  state = method.init(jax.random.key(0), data)
+  d_step, g_step = jax.jit(method.d_step), jax.jit(method.g_step)
+
+  def both(state):
+    state, _ = d_step(state, data, jax.random.key(1))
+    state, metrics = g_step(state, data, jax.random.key(2))
+    return metrics["G/adv"]
+
+  return _time(both, state, repeats=repeats)
+
+
 def eval_row(algorithm, form, shots, tasks_per_call, repeats, unroll=True):
   c = _config(algorithm, form)
   c.maml.eval_unroll = unroll
@@ -104,10 +124,10 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--repeats", type=int, default=20)
   p.add_argument("--forms", default="unrolled,vmap,map")
-  p.add_argument("--rows", default="all", help="all, or a comma list of: meta, lasium, eval")
+  p.add_argument("--rows", default="all", help="all, or a comma list of: meta, lasium, gan, eval")
   a = p.parse_args(argv)
   forms = a.forms.split(",")
-  rows = {"meta", "lasium", "eval"} if a.rows == "all" else set(a.rows.split(","))
+  rows = {"meta", "lasium", "gan", "eval"} if a.rows == "all" else set(a.rows.split(","))
   print(f"jax {jax.__version__}, devices {jax.devices()}, load average before: {os.getloadavg()}")
   table = ["| row | form | compile + first call (s) | wall ms | CPU ms | per |", "|---|---|---|---|---|---|"]
 
@@ -124,6 +144,10 @@ def main(argv=None):
   if "lasium" in rows:
     for width in (32, 128):
       add(f"lasium phase, GAN width {width} (RO, MAML 2nd order)", "unrolled", lasium_phase_row(width, a.repeats))
+  if "gan" in rows:
+    for width in (32, 128):
+      for upsample in ("subpixel", "transpose"):
+        add(f"lasium_gan D + G step, width {width}, batch 64", upsample, gan_step_row(width, upsample, 5), "step")
   if "eval" in rows:
     for shots in (1, 5):
       for unroll in (False, True):

@@ -22,8 +22,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from fsgen.nets.layers import conv_matmul_wgrad
-
 BN_EPS = 1e-3  # Keras' BatchNormalization default epsilon (the official code's)
 
 
@@ -48,7 +46,6 @@ class OmniglotLearner(nn.Module):
   blocks: int = 4
   downsample: str = "stride"  # "stride" (official code) or "maxpool" (paper text)
   head: str = "dense"  # "dense" (MAML) or "flatten" (ProtoNets)
-  weight_grad: str = "conv"  # "conv" (XLA's) or "matmul" (fsgen.nets.layers.conv_matmul_wgrad): same values
 
   @nn.compact
   def __call__(self, x):
@@ -56,14 +53,9 @@ class OmniglotLearner(nn.Module):
       raise ValueError(f"learner downsample must be 'stride' or 'maxpool', got {self.downsample!r}")
     if self.head not in ("dense", "flatten"):
       raise ValueError(f"learner head must be 'dense' or 'flatten', got {self.head!r}")
-    if self.weight_grad not in ("conv", "matmul"):
-      raise ValueError(f"learner weight_grad must be 'conv' or 'matmul', got {self.weight_grad!r}")
-    conv_fn = conv_matmul_wgrad if self.weight_grad == "matmul" else None
     stride = 2 if self.downsample == "stride" else 1
     for i in range(self.blocks):
-      x = nn.Conv(
-        self.width, (3, 3), strides=stride, padding="SAME", conv_general_dilated=conv_fn, name=f"conv{i + 1}"
-      )(x)
+      x = nn.Conv(self.width, (3, 3), strides=stride, padding="SAME", name=f"conv{i + 1}")(x)
       x = nn.relu(BatchStatNorm(name=f"bn{i + 1}")(x))
       if self.downsample == "maxpool":
         x = nn.max_pool(x, (2, 2), strides=(2, 2))

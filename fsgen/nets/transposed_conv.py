@@ -12,7 +12,8 @@ kernel and the bias of nn.ConvTranspose (a checkpoint of either form loads into 
 Why: XLA:CPU lowers a transposed convolution to a convolution of the zero-dilated input (s^2 times more
 multiply-adds, most of them by inserted zeros) and its weight gradient is slow; the sub-pixel form does
 no work on inserted zeros, and its weight gradient runs as one GEMM (fsgen.nets.layers.conv_matmul_wgrad).
-Measured for LASIUM's Omniglot GAN in the README (LASIUM, speed).
+Measured for LASIUM's Omniglot GAN by bench/meta_speed.py --rows gan; equality tested in
+tests/test_lasium_transposed_conv.py.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def phase_taps(k: int, s: int) -> tuple[np.ndarray, int]:
   for t in range(k):
     w = np.zeros((k, 1, 1), np.float32)
     w[t] = 1.0
-    y = np.asarray(jax.lax.conv_transpose(x, w, (s,), "SAME", dimension_numbers=("NWC", "WIO", "NWC")))[0, :, 0]
+    with jax.ensure_compile_time_eval():  # concrete even when first called inside a jit trace
+      y = jax.lax.conv_transpose(x, w, (s,), "SAME", dimension_numbers=("NWC", "WIO", "NWC"))
+    y = np.asarray(y)[0, :, 0]
     for o in np.flatnonzero(np.abs(y) > 0.5):
       found[(int(o) % s, p - int(o) // s)] = t  # phase, input offset d: out[s m + a] uses x[m + d]
   offsets = [d for _, d in found]

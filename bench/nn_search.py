@@ -1,14 +1,17 @@
-"""Adaptive IMLE's exact nearest-neighbour search: time, GFLOP/s against a plain matmul, share of an epoch.
+"""Adaptive IMLE's exact nearest-neighbour search on the method's own path, and its share of a re-match round.
 
-  python bench/nn_search.py [--preset adaimle_panda100_cpu] [--pools 1000,10000,100000]
+  python bench/nn_search.py [--preset adaimle_panda100_cpu] [--pools 1000,10000] [--repeat 3]
 
-1. Search alone (fsgen.neighbours.nearest_chunked): the n = 100 training features against pools of 1k,
-   10k and 100k features of the preset's size D (LPIPS-AlexNet at 32 px + pixels: 8,832), streamed in
-   chunks of the preset's size from a fixed buffer (so generation is excluded). FLOPs = 2 n M D; the
-   reference is one plain [n, D] x [D, M] matmul (or, when [M, D] exceeds 1 GiB, the chunk-sized matmul
-   times the number of chunks).
-2. The whole re-match round of the preset (pool generation + features + search, the training phase) and
-   one training epoch (n / batch G steps), both jitted and timed after compilation: the search's share.
+1. Search alone: the n = 100 training features against pools of M features of the preset's size D, as the
+   method runs it (fsgen.methods.imle_pool): one matrix product over the whole pool's held features
+   (fsgen.neighbours.nearest, features passed as arguments, never closed over), and, for comparison, the
+   chunked scan at the preset's chunk (fsgen.neighbours.nearest_chunked over the same features given as a
+   [M / chunk, chunk, D] scan input: no slicing copies). FLOPs = 2 n M D.
+2. One re-match round of the preset, jitted as the method jits it and timed after compilation: the
+   per-epoch distance pass, the pool's generation + features, the search over the held features, and the
+   whole "rematch" phase with a new pool (every example re-matched, as at epoch 0); one G step and the
+   training epoch it makes (n // batch steps).
+Times are the best of --repeat runs; say what else ran on the machine when quoting them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from experiments import configs  # noqa: E402
 from fsgen import data as fsdata  # noqa: E402
 from fsgen import methods  # noqa: E402
 from fsgen.data.info import DataInfo  # noqa: E402
-from fsgen.neighbours import nearest_chunked  # noqa: E402
+from fsgen.neighbours import nearest, nearest_chunked, sq_norms  # noqa: E402
 
 
 def _time(fn, *args, repeat=3):
@@ -41,80 +44,87 @@ def _time(fn, *args, repeat=3):
   return best
 
 
-def search_table(n: int, dim: int, pools: list[int], chunk: int) -> None:
+@jax.jit
+def _one_product(q, keys, keys_sq):
+  return nearest(q, keys, keys_sq)
+
+
+def _scan(chunk: int):
+  @jax.jit
+  def search(q, blocks):
+    m = blocks.shape[0] * blocks.shape[1]
+    return nearest_chunked(q, lambda s: blocks[s // chunk], m, chunk)
+
+  return search
+
+
+def search_table(n: int, dim: int, pools: list[int], chunk: int, repeat: int) -> None:
   key = jax.random.key(0)
   queries = jax.random.normal(key, (n, dim))
-  buf_rows = 4096
-  buffer = jax.random.normal(jax.random.fold_in(key, 1), (buf_rows, dim))
-  print(f"search: n={n} queries, D={dim}, chunk={chunk} (time is the best of 3, after compilation)")
-  print("| pool M | search | GFLOP/s | plain matmul | GFLOP/s | search / matmul |")
+  print(f"search alone: n={n} queries, D={dim:,}, scan chunk {chunk} (best of {repeat}, after compilation)")
+  print("| pool M | one product | GFLOP/s | chunked scan | GFLOP/s | scan / product |")
   print("|---|---|---|---|---|---|")
   for m in pools:
-
-    @jax.jit
-    def search(q):
-      make = lambda s: jax.lax.dynamic_slice_in_dim(buffer, s % (buf_rows - chunk + 1), chunk)
-      return nearest_chunked(q, make, m, chunk)
-
-    t_search = _time(search, queries)
+    m = -(-m // chunk) * chunk
+    keys = jax.random.normal(jax.random.fold_in(key, m), (m, dim))
+    t_one = _time(_one_product, queries, keys, sq_norms(keys), repeat=repeat)
+    t_scan = _time(_scan(chunk), queries, keys.reshape(m // chunk, chunk, dim), repeat=repeat)
     flops = 2.0 * n * m * dim
-    if m * dim * 4 <= 1 << 30:
-      keys = jax.random.normal(jax.random.fold_in(key, 2), (m, dim))
-      t_mm = _time(jax.jit(lambda q, k: q @ k.T), queries, keys)
-      del keys
-    else:  # the same FLOPs as chunk-sized matmuls
-      keys = buffer[:chunk]
-      t_mm = _time(jax.jit(lambda q, k: q @ k.T), queries, keys) * (m / chunk)
     print(
-      f"| {m:,} | {t_search * 1e3:.1f} ms | {flops / t_search / 1e9:.1f} | {t_mm * 1e3:.1f} ms | "
-      f"{flops / t_mm / 1e9:.1f} | {t_search / t_mm:.2f}x |"
+      f"| {m:,} | {t_one * 1e3:.1f} ms | {flops / t_one / 1e9:.0f} | {t_scan * 1e3:.1f} ms | "
+      f"{flops / t_scan / 1e9:.0f} | {t_scan / t_one:.2f}x |"
     )
+    del keys
 
 
-def epoch_share(preset: str, data_root: str) -> None:
-  c = configs.load(f"{preset}:data_root={data_root}")
+def round_share(spec: str, repeat: int) -> None:
+  c = configs.load(spec)
   images = jnp.asarray(fsdata.load(c.data).images)
   data = {"images": images}
-  method = methods.build(c, DataInfo.for_arrays(data, c.batch_size))
+  info = DataInfo.for_arrays(data, c.batch_size)
+  method = methods.build(c, info)
   state = {**jax.jit(method.init)(jax.random.key(0), data), "step": jnp.zeros((), jnp.int32)}
-  rematch, g_step = (jax.jit(p.fn) for p in method.phases())
-  n, spe = images.shape[0], images.shape[0] // c.batch_size
-  g, w = state["params"]["G"], state.get("frozen", {}).get("distance")
-  pool = int(c.imle.pool_factor * n)
-  t_round = _time(rematch, state, data, jax.random.key(1), repeat=2)  # step 0: everyone re-matched
-  t_search_only = _time(jax.jit(lambda g, k: method._search(w, g, k, images)), g, jax.random.key(2), repeat=2)
-  t_step = _time(g_step, state, data, jax.random.key(3), repeat=5)
-  t_dist = _time(
-    jax.jit(lambda g, ex: method._distances(w, g, ex["z"], ex["noise"], images)), g, state["extra"], repeat=3
-  )
-  epoch = spe * t_step
+  phases = {p.name: jax.jit(p.fn) for p in method.phases()}
+  w, g, ex = state.get("frozen", {}).get("distance"), state["params"]["G"], state["extra"]
+  pool = method.pool
+  pool_key = jax.random.key(2)
+  queries = method._project(method._train_features(w, ex, images))
+
+  t_dist = _time(jax.jit(lambda w, g, ex: method._distances(w, g, ex["z"], ex["noise"], images, ex)), w, g, ex)
+  t_pool = _time(jax.jit(pool.features), w, g, pool_key, repeat=repeat)
+  held = jax.jit(pool.features)(w, g, pool_key)
+  t_search = _time(jax.jit(lambda q, f, s: nearest(q, f, s, pool.valid())), queries, *held, repeat=repeat)
+  t_round = _time(phases["rematch"], state, data, jax.random.key(1), repeat=repeat)  # epoch 0: new pool
+  t_step = _time(phases["G"], state, data, jax.random.key(3), repeat=max(repeat, 5))
+  epoch = info.full_batches * t_step
   print(
-    f"\n{preset}: n={n}, pool M={pool} ({c.imle.pool_factor} x n), {spe} steps/epoch at batch "
-    f"{c.batch_size}, {c.data.resolution} px, features {c.imle.features} (D={method.dist.dim})"
+    f"\n{spec}: n={info.num_images}, pool M={pool.size:,} (chunk {pool.chunk}, held: {method.hold_pool}), "
+    f"{c.data.resolution} px, features {c.imle.features} at {c.imle.get('lpips_size', 0) or c.data.resolution} px "
+    f"(D={method.dist.dim:,}), batch {c.batch_size}"
   )
-  print(f"  G step {t_step * 1e3:.0f} ms -> training epoch {epoch:.2f} s; per-epoch distance pass {t_dist:.2f} s")
+  print(f"  G step {t_step * 1e3:.0f} ms -> training epoch ({info.full_batches} steps) {epoch:.2f} s")
+  print(f"  re-match round with a new pool {t_round:.2f} s = {t_round / epoch:.1f} training epochs, of which")
+  print(f"    distance pass (n images)         {t_dist:.2f} s ({100 * t_dist / t_round:.0f}%)")
   print(
-    f"  re-match round (distance pass + pool generation + search + update) {t_round:.2f} s "
-    f"= {t_round / epoch:.1f}x a training epoch"
+    f"    pool generation + features       {t_pool:.2f} s ({100 * t_pool / t_round:.0f}%; "
+    f"{t_pool / pool.size * 1e3:.2f} ms per sample)"
   )
-  print(
-    f"  of which pool generation + features + exact search {t_search_only:.2f} s "
-    f"({t_search_only / pool * 1e3:.2f} ms per pool sample)"
-  )
+  print(f"    search over the held features    {t_search * 1e3:.1f} ms ({100 * t_search / t_round:.1f}%)")
 
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--preset", default="adaimle_panda100_cpu")
-  ap.add_argument("--data_root", default=str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"))
-  ap.add_argument("--pools", default="1000,10000,100000")
+  ap.add_argument("--pools", default="1000,10000")
   ap.add_argument("--n", type=int, default=100)
+  ap.add_argument("--repeat", type=int, default=3)
   args = ap.parse_args()
-  c = configs.load(f"{args.preset}:data_root={args.data_root}")
-  dim = methods.build(c, DataInfo(100, (c.data.resolution,) * 2 + (3,), 0, c.batch_size)).dist.dim
+  c = configs.load(args.preset)
+  info = DataInfo(args.n, (c.data.resolution, c.data.resolution, c.data.channels), 0, c.batch_size)
+  dim = methods.build(c, info).pool.dim
   print(f"JAX {jax.__version__}, devices {jax.devices()}")
-  search_table(args.n, dim, [int(p) for p in args.pools.split(",")], c.imle.chunk)
-  epoch_share(args.preset, args.data_root)
+  search_table(args.n, dim, [int(p) for p in args.pools.split(",")], c.imle.chunk, args.repeat)
+  round_share(args.preset, args.repeat)
 
 
 if __name__ == "__main__":

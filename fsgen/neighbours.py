@@ -2,7 +2,7 @@
 IMLE's pool search) and metrics (memorisation, precision/recall, pairwise LPIPS) both use.
 
   sq_distances(q [M, D], k [N, D]) -> [M, N]      ||q||^2 - 2 q.k + ||k||^2 by one matrix product
-  nearest(q, k) -> (index [M], sq. distance [M])   one product over all keys
+  nearest(q, k) -> (index [M], sq. distance [M])   one product over all keys (held at once)
   nearest_chunked(q, make_keys, N, chunk)          the same over keys produced `chunk` at a time (lax.scan),
                                                    for key sets that are generated, or too big to hold
 
@@ -39,11 +39,23 @@ def sq_distances(
 
 
 @jax.jit
-def nearest(queries: jax.Array, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Exact nearest key of each query. queries [M, D], keys [N, D] -> (index [M] int32, sq. dist [M])."""
-  d2 = sq_distances(queries, keys)
-  idx = jnp.argmin(d2, axis=1)
-  return idx.astype(jnp.int32), jnp.take_along_axis(d2, idx[:, None], 1)[:, 0]
+def nearest(
+  queries: jax.Array, keys: jax.Array, keys_sq: jax.Array | None = None, valid: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+  """Exact nearest key of each query by one matrix product over all keys.
+
+  queries [M, D], keys [N, D]; keys_sq [N] optional precomputed ||k||^2; valid [N] bool optional (False
+  rows are never chosen). The argmin runs over ||k||^2 - 2 q.k (||q||^2 does not change it) and ||q||^2 is
+  added to the winners only. -> (index [M] int32, squared distance [M], clamped at 0).
+  """
+  q, k = queries.astype(jnp.float32), keys.astype(jnp.float32)
+  kk = sq_norms(k) if keys_sq is None else keys_sq
+  if valid is not None:
+    kk = jnp.where(valid, kk, jnp.inf)
+  part = kk[None] - 2.0 * jnp.matmul(q, k.T, precision=jax.lax.Precision.HIGHEST)
+  idx = jnp.argmin(part, axis=1)
+  best = jnp.take_along_axis(part, idx[:, None], 1)[:, 0]
+  return idx.astype(jnp.int32), jnp.maximum(best + sq_norms(q), 0.0)
 
 
 def nearest_chunked(

@@ -135,20 +135,23 @@ def test_rematch_phase_in_training_matches_all_then_tracks_thresholds():
   assert all(np.isfinite(h["dist"]).all() for h in hist)
 
 
-def test_pool_search_equals_bruteforce_over_the_regenerated_pool():
+@pytest.mark.parametrize("max_bytes", [0, 1])  # 0: default budget (one product); 1 byte: chunked scan
+def test_pool_search_equals_bruteforce_over_the_regenerated_pool(max_bytes):
   c = configs.load("adaimle_panda100_cpu:test")
-  c.imle.pool_factor, c.imle.chunk = 5, 7  # 40 samples, 6 chunks with a ragged last one
+  c.imle.pool_factor, c.imle.chunk, c.imle.max_feature_bytes = 5, 7, max_bytes  # 40 samples, ragged chunks
   method, data, state = _setup(c)
+  assert method.pool.fits == (max_bytes == 0) and method.pool.padded == 42
   key, blocks, z_dim = jax.random.key(3), c.model.G.blocks, c.model.G.z_dim
 
   @jax.jit
   def run(g, images):
-    ids, d2 = method._search(None, g, key, images)
+    x = method.dist.features(None, to_float(images))
+    ids, d2 = method.pool.search(x, None, g, key)
     z, noise = ig.latents_from_ids(key, jnp.arange(40), z_dim, blocks)  # the whole pool at once
     pool = method.dist.features(None, method._generate(g, z, noise))
     zi, ni = ig.latents_from_ids(key, ids, z_dim, blocks)  # the matches, regenerated from their ids
     direct = method.dist.pairwise(None, method._generate(g, zi, ni), to_float(images))
-    return ids, d2, pool, method.dist.features(None, to_float(images)), direct
+    return ids, d2, pool, x, direct
 
   ids, d2, pool, x, direct = jax.device_get(run(state["params"]["G"], data["images"]))
   d = ((x[:, None].astype(np.float64) - pool[None]) ** 2).sum(-1)
@@ -156,6 +159,71 @@ def test_pool_search_equals_bruteforce_over_the_regenerated_pool():
   np.testing.assert_allclose(d2, d.min(1), rtol=1e-4)
   # The search space is the loss: the matched distance equals L(G(z_nn, s_nn), x).
   np.testing.assert_allclose(direct, d2, rtol=1e-4)
+
+
+def test_pool_rule_regenerates_only_when_a_rematched_example_used_the_pool():
+  used = jnp.array([True, False, False, True])
+  assert not bool(am.needs_new_pool(jnp.array([False, True, True, False]), used, reuse=True))
+  assert bool(am.needs_new_pool(jnp.array([False, True, False, True]), used, reuse=True))
+  assert bool(am.needs_new_pool(jnp.array([False, True, False, False]), used, reuse=False))
+  assert not bool(am.needs_new_pool(jnp.zeros(4, bool), used, reuse=False))
+
+
+def _rounds(reuse: bool, masks):
+  """The re-match step applied to hand-made masks [n] in order (a fresh state; the first mask is epoch 0's)."""
+  c = configs.load("adaimle_panda100_cpu:test")
+  c.imle.pool_reuse = reuse
+  method, data, state = _setup(c)
+  g, images = state["params"]["G"], data["images"]
+  step = jax.jit(lambda ex, mask, key: method._rematch(None, g, images, ex, mask, ex["dist"], key))
+  ex, out = state["extra"], []
+  for i, mask in enumerate(masks):
+    ex = step(ex, jnp.asarray(mask), jax.random.key(i))
+    out.append(jax.device_get(ex))
+  return method, out
+
+
+def test_pool_reuse_keeps_key_and_features_between_regenerations():
+  n = 8
+  first, second = np.arange(n) < 3, (np.arange(n) >= 3) & (np.arange(n) < 6)
+  masks = [np.ones(n, bool), first, second, first]  # all; then 3 examples; 3 others; the first 3 again
+  method, hist = _rounds(True, masks)
+  assert method.hold_pool
+  assert [int(h["new_pool"]) for h in hist] == [1, 1, 0, 1] and int(hist[-1]["pools"]) == 3
+  np.testing.assert_array_equal(hist[1]["pool_used"], first)  # a new pool, used by the first 3 only
+  np.testing.assert_array_equal(hist[2]["pool_used"], first | second)  # the others use it too: reused
+  np.testing.assert_array_equal(hist[2]["pool_key"], hist[1]["pool_key"])
+  np.testing.assert_array_equal(hist[2]["pool_feats"], hist[1]["pool_feats"])  # the stored features
+  assert not np.array_equal(hist[3]["pool_key"], hist[2]["pool_key"])  # the first 3 had used it
+  np.testing.assert_array_equal(hist[3]["pool_used"], first)
+  # Examples outside a round's mask keep their latents.
+  np.testing.assert_array_equal(hist[2]["z"][first], hist[1]["z"][first])
+  _, fresh = _rounds(False, masks)
+  assert [int(h["new_pool"]) for h in fresh] == [1, 1, 1, 1]  # without reuse: a pool every round
+
+
+def test_training_features_are_cached_once():
+  c = configs.load("adaimle_panda100_cpu:test")
+  method, data, state = _setup(c)
+  expected = method.dist.features(None, to_float(data["images"]))
+  np.testing.assert_allclose(np.asarray(state["extra"]["train_feats"]), np.asarray(expected), rtol=1e-6)
+  state, hist = _run(method, data, state, 4)
+  np.testing.assert_array_equal(np.asarray(state["extra"]["train_feats"]), np.asarray(expected))
+
+
+def test_imle_skips_the_distance_pass_without_changing_training():
+  runs = []
+  for measure in (False, True):
+    c = configs.load("imle_panda100_cpu:test")
+    c.imle.update(measure_every_epoch=measure, force_resample=3)
+    method, data, state = _setup(c)
+    runs.append(_run(method, data, state, 8))  # 4 epochs: re-matches at epochs 0 and 3
+  (s0, h0), (s1, h1) = runs
+  for a, b in zip(jax.tree.leaves(s0["params"]), jax.tree.leaves(s1["params"])):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # Without the pass, d stays as measured at the last re-match; with it, it follows the generator.
+  np.testing.assert_array_equal(h0[2]["dist"], h0[0]["dist"])
+  assert not np.array_equal(h1[2]["dist"], h1[0]["dist"])
 
 
 def test_imle_equals_adaptive_imle_with_thresholds_disabled():
@@ -178,6 +246,24 @@ def test_imle_equals_adaptive_imle_with_thresholds_disabled():
   method, data, state = _setup(ada)
   _, h = _run(method, data, state, 12)
   assert int(h[-1]["rematched_total"]) > int(hp[-1]["rematched_total"])
+
+
+def test_noise_up_to_a_resolution_and_zero_noise_weights():
+  blocks = ig.blocks_for(16, 1)
+  assert ig.noise_resolutions(blocks) == [1, 4, 8, 16] and ig.noise_resolutions(blocks, 4) == [1, 4]
+  z, noise = ig.draw_latents(jax.random.key(0), 2, 8, blocks, max_res=4)
+  assert [m.shape[1] for m in noise] == [1, 4]
+  g = ig.Generator(blocks=blocks, width=8, map_layers=1, noise_max_res=4, zero_noise_weights=True)
+  params = g.init(jax.random.key(1), z, noise)["params"]
+  weights = {k: v["noise_weight"] for k, v in params.items() if "noise_weight" in v}
+  assert len(weights) == 3 and all(float(jnp.abs(w).max()) == 0.0 for w in weights.values())  # blocks at 1, 4, 4
+  other = [m + 1.0 for m in noise]  # at init the output ignores the noise, not z
+  out = lambda z, noise: np.asarray(g.apply({"params": params}, z, noise))
+  np.testing.assert_array_equal(out(z, noise), out(z, other))
+  assert float(np.abs(out(z, noise) - out(-z, noise)).max()) > 0
+  full = ig.Generator(blocks=blocks, width=8, map_layers=1)
+  full = full.init(jax.random.key(1), *ig.draw_latents(jax.random.key(2), 1, 8, blocks))
+  assert sum("noise_weight" in v for v in full["params"].values()) == len(ig.parse_blocks(blocks))
 
 
 def test_official_generator_shape():

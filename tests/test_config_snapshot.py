@@ -34,6 +34,9 @@ CHANGED: dict[str, dict[str, tuple]] = {
     for p in ("adaimle_panda100_cpu", "imle_panda100_cpu")
   },
 }
+# issue 17: Adaptive IMLE / IMLE reuse the pool as the official code does (sampler.py imle_sample_force).
+for _spec in [s for s in SNAPSHOT if s.startswith(("adaimle_", "imle_"))]:
+  CHANGED.setdefault(_spec, {})["imle.pool_reuse"] = (None, True, "issue 17: official pool reuse")
 
 # issue 15: AugIntAE's run length is total_epochs; augintae.epochs duplicated it and was never read
 _AUGINTAE = ("augintae_omniglot_cpu", "intae_omniglot_cpu", "ae_omniglot_cpu", "augintae_mnist", "augintae_omniglot")

@@ -51,3 +51,16 @@ def test_nearest_and_memorisation_still_match_numpy():
   stats = memo.memorisation(q.reshape(50, 2, 2, 3), k.reshape(9, 2, 2, 3))
   assert stats["distinct_nn"] == len(np.unique(ref_idx))
   assert stats["nn_dist_min"] == pytest.approx(np.sqrt(ref_d2.min() / 12), rel=1e-4)
+
+
+def test_nearest_with_precomputed_norms_skips_invalid_rows():
+  rng = np.random.default_rng(1)
+  q, k = rng.normal(size=(6, 10)).astype(np.float32), rng.normal(size=(20, 10)).astype(np.float32)
+  k[5] = q[0]  # the best key of query 0 ...
+  valid = np.ones(20, bool)
+  valid[5] = False  # ... is padding, so it must not be chosen
+  idx, d2 = nn.nearest(jnp.asarray(q), jnp.asarray(k), nn.sq_norms(jnp.asarray(k)), jnp.asarray(valid))
+  ref_idx, ref_d2 = _brute(q, np.where(valid[:, None], k, 1e6))
+  np.testing.assert_array_equal(np.asarray(idx), ref_idx)
+  np.testing.assert_allclose(np.asarray(d2), ref_d2, rtol=1e-4, atol=1e-5)
+  assert int(idx[0]) != 5

@@ -7,7 +7,9 @@ example). NHWC throughout.
 
   mapping: PixelNorm, then `map_layers` x [Dense(z_dim) + LeakyReLU(0.2)] -> w [B, z_dim]
   input:   learned constant [1, 1, 1, width] ~ N(0, 1), tiled over the batch
-  block:   nearest upsample (an "rMm" block) -> x + w_c * noise_r (w_c ~ N(0, 1) per channel)
+  block:   nearest upsample (an "rMm" block) -> x + w_c * noise_r (w_c ~ N(0, 1) per channel; only at
+           r <= noise_max_res, the official `max_hierarchy`, default every resolution; w_c = 0 at init with
+           zero_noise_weights, an option the official code lacks)
            -> AdaIN: instance norm without affine (skipped at 1x1), x * gamma(w) + beta(w)
               (Dense(z_dim -> 2 width), gamma's bias 1, beta's bias 0)
            -> x + c4(gelu(c3(gelu(c2(gelu(c1(gelu(x))))))))  (VDVAE bottleneck; c2/c3 3x3, 1x1 at r <= 2;
@@ -58,14 +60,14 @@ def blocks_for(resolution: int, per_res: int = 2) -> str:
   return ",".join(parts)
 
 
-def noise_resolutions(spec: str) -> list[int]:
-  """Sorted resolutions that carry a noise map (all block resolutions)."""
-  return sorted({r for r, _ in parse_blocks(spec)})
+def noise_resolutions(spec: str, max_res: int = 0) -> list[int]:
+  """Sorted block resolutions that carry a noise map: those <= max_res (official max_hierarchy; 0 = all)."""
+  return sorted({r for r, _ in parse_blocks(spec) if not max_res or r <= max_res})
 
 
-def noise_shapes(spec: str) -> list[tuple[int, int, int]]:
+def noise_shapes(spec: str, max_res: int = 0) -> list[tuple[int, int, int]]:
   """Per-sample noise map shapes [(r, r, 1), ...] in increasing resolution."""
-  return [(r, r, 1) for r in noise_resolutions(spec)]
+  return [(r, r, 1) for r in noise_resolutions(spec, max_res)]
 
 
 class Mapping(nn.Module):
@@ -90,14 +92,18 @@ class DecBlock(nn.Module):
   bottleneck: int
   num_blocks: int
   gelu_approximate: bool = False
+  zero_noise_weight: bool = False
 
   @nn.compact
   def __call__(self, x, w, noise):
+    """x [B, r', r', width] -> [B, res, res, width]; noise [B, res, res, 1], or None (no injection)."""
     gelu = lambda v: nn.gelu(v, approximate=self.gelu_approximate)
     if self.up_from:
       f = self.res // self.up_from
       x = jnp.repeat(jnp.repeat(x, f, axis=1), f, axis=2)  # nearest upsampling
-    x = x + self.param("noise_weight", nn.initializers.normal(1.0), (self.width,)) * noise
+    if noise is not None:
+      init = nn.initializers.zeros if self.zero_noise_weight else nn.initializers.normal(1.0)
+      x = x + self.param("noise_weight", init, (self.width,)) * noise
     if self.res > 1:  # instance norm without affine; torch eps 1e-5, biased variance
       mean = jnp.mean(x, axis=(1, 2), keepdims=True)
       x = (x - mean) * jax.lax.rsqrt(jnp.var(x, axis=(1, 2), keepdims=True) + 1e-5)
@@ -119,6 +125,8 @@ class Generator(nn.Module):
 
   blocks: a `dec_blocks` string (OFFICIAL_BLOCKS_256 or `blocks_for(res)`); its last resolution is R.
   width: channels at every resolution (official 384); bottleneck: width * 0.25 (official 96).
+  noise_max_res: highest resolution with spatial noise (official max_hierarchy; 0 = all); noise holds one
+  map per resolution of noise_resolutions(blocks, noise_max_res).
   """
 
   blocks: str = OFFICIAL_BLOCKS_256
@@ -127,11 +135,13 @@ class Generator(nn.Module):
   channels: int = 3
   bottleneck_ratio: float = 0.25
   gelu_approximate: bool = False  # tanh form: ~35% faster on XLA:CPU; the official code uses exact erf
+  noise_max_res: int = 0
+  zero_noise_weights: bool = False
 
   @nn.compact
   def __call__(self, z, noise):
     blocks = parse_blocks(self.blocks)
-    res_index = {r: i for i, r in enumerate(noise_resolutions(self.blocks))}
+    res_index = {r: i for i, r in enumerate(noise_resolutions(self.blocks, self.noise_max_res))}
     if len(noise) != len(res_index):
       raise ValueError(f"generator needs {len(res_index)} noise maps (resolutions {list(res_index)}), got {len(noise)}")
     w = Mapping(self.map_layers)(z)
@@ -139,25 +149,30 @@ class Generator(nn.Module):
     x = jnp.tile(const, (z.shape[0], 1, 1, 1))
     bottleneck = max(1, int(self.width * self.bottleneck_ratio))
     for r, up in blocks:
-      x = DecBlock(r, up, self.width, bottleneck, len(blocks), self.gelu_approximate)(x, w, noise[res_index[r]])
+      block = DecBlock(r, up, self.width, bottleneck, len(blocks), self.gelu_approximate, self.zero_noise_weights)
+      x = block(x, w, noise[res_index[r]] if r in res_index else None)
     x = nn.Conv(self.channels, (1, 1), kernel_init=_torch_default)(x)
     gain = self.param("gain", nn.initializers.ones, (self.channels,))
     bias = self.param("bias", nn.initializers.zeros, (self.channels,))
     return x * gain + bias
 
 
-def draw_latents(key: jax.Array, n: int, z_dim: int, blocks: str) -> tuple[jax.Array, list[jax.Array]]:
-  """Fresh N(0, 1) latents: z [n, z_dim] and noise maps [n, r, r, 1] per resolution."""
-  kz, *kn = jax.random.split(key, 1 + len(noise_shapes(blocks)))
-  return (jax.random.normal(kz, (n, z_dim)), [jax.random.normal(k, (n, *s)) for k, s in zip(kn, noise_shapes(blocks))])
+def draw_latents(
+  key: jax.Array, n: int, z_dim: int, blocks: str, max_res: int = 0
+) -> tuple[jax.Array, list[jax.Array]]:
+  """Fresh N(0, 1) latents: z [n, z_dim] and noise maps [n, r, r, 1] per noise resolution (<= max_res)."""
+  shapes = noise_shapes(blocks, max_res)
+  kz, *kn = jax.random.split(key, 1 + len(shapes))
+  return jax.random.normal(kz, (n, z_dim)), [jax.random.normal(k, (n, *s)) for k, s in zip(kn, shapes)]
 
 
-def latents_from_ids(pool_key: jax.Array, ids: jax.Array, z_dim: int, blocks: str):
+def latents_from_ids(pool_key: jax.Array, ids: jax.Array, z_dim: int, blocks: str, max_res: int = 0):
   """The pool sample `ids` [K] of the pool `pool_key`: each from fold_in(pool_key, id), so a sample can be
-  regenerated from its index alone (the pool is never stored). -> (z [K, z_dim], noise maps [K, r, r, 1])."""
+  regenerated from its index alone (the pool's latents are never stored). -> (z [K, z_dim], noise maps
+  [K, r, r, 1])."""
 
   def one(i):
-    z, maps = draw_latents(jax.random.fold_in(pool_key, i), 1, z_dim, blocks)
+    z, maps = draw_latents(jax.random.fold_in(pool_key, i), 1, z_dim, blocks, max_res)
     return z[0], [m[0] for m in maps]
 
   return jax.vmap(one)(ids)

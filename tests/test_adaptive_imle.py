@@ -255,7 +255,7 @@ def test_noise_up_to_a_resolution_and_zero_noise_weights():
   assert [m.shape[1] for m in noise] == [1, 4]
   g = ig.Generator(blocks=blocks, width=8, map_layers=1, noise_max_res=4, zero_noise_weights=True)
   params = g.init(jax.random.key(1), z, noise)["params"]
-  weights = {k: v["noise_weight"] for k, v in params.items() if "noise_weight" in v}
+  weights = {k: v["noise_weight"] for k, v in params.items() if isinstance(v, dict) and "noise_weight" in v}
   assert len(weights) == 3 and all(float(jnp.abs(w).max()) == 0.0 for w in weights.values())  # blocks at 1, 4, 4
   other = [m + 1.0 for m in noise]  # at init the output ignores the noise, not z
   out = lambda z, noise: np.asarray(g.apply({"params": params}, z, noise))
@@ -263,7 +263,9 @@ def test_noise_up_to_a_resolution_and_zero_noise_weights():
   assert float(np.abs(out(z, noise) - out(-z, noise)).max()) > 0
   full = ig.Generator(blocks=blocks, width=8, map_layers=1)
   full = full.init(jax.random.key(1), *ig.draw_latents(jax.random.key(2), 1, 8, blocks))
-  assert sum("noise_weight" in v for v in full["params"].values()) == len(ig.parse_blocks(blocks))
+  assert sum(isinstance(v, dict) and "noise_weight" in v for v in full["params"].values()) == len(
+    ig.parse_blocks(blocks)
+  )
 
 
 def test_official_generator_shape():

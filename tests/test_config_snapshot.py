@@ -37,6 +37,16 @@ CHANGED: dict[str, dict[str, tuple]] = {
 # issue 17: Adaptive IMLE / IMLE reuse the pool as the official code does (sampler.py imle_sample_force).
 for _spec in [s for s in SNAPSHOT if s.startswith(("adaimle_", "imle_"))]:
   CHANGED.setdefault(_spec, {})["imle.pool_reuse"] = (None, True, "issue 17: official pool reuse")
+# issue 17: the CPU presets measured for recognisable pandas: LPIPS on the 2x upsampled input, spatial noise
+# up to 8 px, a longer run (the old 2,500 steps were 100 epochs).
+_CPU_CHANGES = {
+  "imle.lpips_size": (None, 64, "issue 17: LPIPS at 64 px separates blur, noise and identity"),
+  "model.G.noise_max_res": (None, 8, "issue 17: spatial noise up to 8 px"),
+}
+for _p in ("adaimle_panda100_cpu", "imle_panda100_cpu"):
+  for _t in ("", ":test"):
+    CHANGED[_p + _t].update(_CPU_CHANGES)
+  CHANGED[_p]["total_steps"] = (2500, 5000, "issue 17: 200 epochs instead of 100")
 
 # issue 15: AugIntAE's run length is total_epochs; augintae.epochs duplicated it and was never read
 _AUGINTAE = ("augintae_omniglot_cpu", "intae_omniglot_cpu", "ae_omniglot_cpu", "augintae_mnist", "augintae_omniglot")
@@ -79,6 +89,8 @@ EPOCH_EQUIVALENT: dict[str, int] = {
   **{f"scola_cifar10_{k}spc": 10 * k for k in (5, 10, 20, 50, 100)},
   "scola_fmnist_cpu": 200,  # 20 per class x 10 classes
   **{f"scola_fmnist_{k}spc_cpu": 10 * k for k in (5, 10, 20)},
+  "adaimle_panda100_cpu": 100,  # the 100 pandas
+  "imle_panda100_cpu": 100,
 }
 
 # Issue 14 (COLA / sCOLA fidelity).

@@ -82,30 +82,40 @@ def paper_config(dataset: str, arg: str | None, *, adaptive: bool) -> ml_collect
   return test_form(c) if args.test else c
 
 
+# The CPU preset's length and re-match settings (see experiments/configs/adaimle_panda100_cpu.py for how
+# they were chosen).
+CPU_EPOCHS = 200
+
+
 def cpu_config(arg: str | None, *, adaptive: bool) -> ml_collections.ConfigDict:
   """The 100-shot Panda preset sized for a 2-core CPU (32 px); see experiments/configs/*_panda100_cpu.py.
 
-  Preset args: data_root (folder holding panda100/img/*; default the shared datasets), steps, test.
+  Preset args: data_root (folder holding panda100/img/*; default the shared datasets), epochs (length),
+  force_resample (epochs between forced re-matches; 0 = the official panda setting, 30), test.
   """
-  args = parse_arg(arg, test=False, data_root="", steps=2500)
+  args = parse_arg(arg, test=False, data_root="", epochs=CPU_EPOCHS, force_resample=0)
   s = PAPER["panda100"]
   c = _base(adaptive)
   folder = f"{args.data_root}/panda100/img" if args.data_root else shared_data("panda100", "img")
   c.data = configs.data_defaults(source=f"folder:{folder}", resolution=32, channels=3, shots=100)
-  c.model.G.update(blocks=ig.blocks_for(32, 2), width=32, map_layers=8, z_dim=128, gelu_approximate=True)
+  c.model.G.update(
+    blocks=ig.blocks_for(32, 2), width=32, map_layers=8, z_dim=128, gelu_approximate=True, noise_max_res=8
+  )
   c.optim.G.learning_rate = 2e-4  # the `--hps fewshot` default; short runs need the larger step
   c.imle.update(
     change_coef=s["change_coef"],
     staleness=s["staleness"],
-    force_resample=s["force_resample"],
+    force_resample=args.force_resample or s["force_resample"],
     pool_factor=10,
     chunk=100,
     eval_batch=50,
     features="lpips_alex",
+    lpips_size=64,  # LPIPS on the 2x upsampled image: at 32 px its deep taps are 1x1 and prefer noise to blur
     ema_decay=0.999,
     sample_from="raw",
   )
-  c.total_steps = args.steps
-  c.log_every, c.sample_every, c.ckpt_every = 25, 500, 500
+  c.total_epochs, c.total_steps = args.epochs, 0
+  c.log_every, c.sample_every, c.ckpt_every = 0, 0, 0
+  c.log_every_epochs, c.sample_every_epochs, c.ckpt_every_epochs = 1, 20, 20
   c.num_samples = 64
   return test_form(c) if args.test else c

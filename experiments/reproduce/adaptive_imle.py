@@ -9,11 +9,12 @@ from its checkpoint in WORKDIR/runs), run seed-major (all variants of seed 0, th
                  logs the coverage curve (fsgen.metrics.coverage every --curve_every_epochs); at the end
                  fsgen.metrics.evaluate scores the raw generator (the official code evaluates it):
                  FID and KID of --n samples against the 100 training images (the official protocol uses the
-                 training set as reference), FID of 100 samples (the size of the reference rows), improved
-                 precision/recall (k = 3) on the same Inception features, and coverage;
+                 training set as reference), improved precision/recall (k = 3) on the same Inception features,
+                 and coverage;
   reference rows sets of real images scored with the same metrics and the same coverage distance:
-                 the training images plus Gaussian noise, the training images blurred 2x, and a different
-                 subset of real pandas (the other half of the 100: 50 images against 50).
+                 five noisy copies of each training image (500 samples), the training images blurred 2x
+                 (100), and a different subset of real pandas (a random half of the 100 against the other
+                 half: 50 vs 50, three splits). FID is biased upward at small sample counts; KID is not.
 Coverage: for each training image, the distance of its nearest sample, min_j L(g_j, x_i), under one fixed
 distance (--coverage: LPIPS-AlexNet on a 2x upsampled input + 0.1 pixel MSE, for every row alike).
 Writes WORKDIR/table.md and prints it; partial tables say which cells ran.
@@ -43,37 +44,51 @@ from fsgen.data.preprocess import to_float  # noqa: E402
 from fsgen.metrics import coverage, inception, kid, pr  # noqa: E402
 from fsgen.metrics.fid import fid_from_features  # noqa: E402
 
-# name -> preset spec; the variants differ only in the re-matching rule.
+# name -> preset spec; the variants differ only in the re-matching rule. imle_matched re-matches every
+# example every MATCHED_EPOCHS epochs: as often as Adaptive IMLE re-matches an example on average.
+MATCHED_EPOCHS = 6
 VARIANTS = {
   "imle": "imle_panda100_cpu",
+  "imle_matched": f"imle_panda100_cpu:force_resample={MATCHED_EPOCHS}",
   "adaimle": "adaimle_panda100_cpu",
 }
 COVERAGE = dict(type="coverage", features="lpips_alex", lpips_size=64, l2_coef=0.1, lpips_coef=1.0)
-REFERENCES = ("noise_0.2", "noise_0.3", "blur_2x", "other_pandas")
+# Reference rows and their seeds (blur is deterministic; noise rows vary little between seeds).
+REFERENCES = {"noise_0.2": (0,), "noise_0.3": (0,), "blur_2x": (0,), "other_pandas": (0, 1, 2)}
 
 
-def final_evaluators(n: int) -> dict:
-  """The end-of-training metrics (each an fsgen.metrics evaluator config), run by fsgen.metrics.evaluate."""
+def spec_of(variant: str, test: bool = False) -> str:
+  """The preset spec of a variant; `test` gives its reduced form."""
+  spec = VARIANTS[variant]
+  return spec + ((",test" if ":" in spec else ":test") if test else "")
+
+
+def final_evaluators(n: int, size: int = inception.FID_SIZE) -> dict:
+  """The end-of-training metrics (each an fsgen.metrics evaluator config), run by fsgen.metrics.evaluate.
+
+  size: the Inception input side (299, the FID protocol; the reduced `--test` form uses a cheaper one).
+  """
   return {
-    "fid": dict(type="fid", every=1, n=n, kid=True),
-    "fid100": dict(type="fid", every=1, n=100),
-    "pr": dict(type="pr", every=1, n=n),
+    "fid": dict(type="fid", every=1, n=n, kid=True, size=size),
+    "pr": dict(type="pr", every=1, n=n, size=size),
     "cov": dict(COVERAGE, every=1, n=n),
   }
 
 
-def train_cell(spec: str, seed: int, run_dir: pathlib.Path, n: int, curve_every: int) -> dict:
+def train_cell(
+  spec: str, seed: int, run_dir: pathlib.Path, n: int, curve_n: int, curve_every: int, size: int = inception.FID_SIZE
+) -> dict:
   """Trains (or resumes) one preset and seed, then scores it; returns the cell's JSON."""
   c = configs.load(spec)
   c.seed, c.progress = seed, False
-  c.evals = {"curve": dict(COVERAGE, every_epochs=curve_every, every=0, n=n)}
+  c.evals = {"curve": dict(COVERAGE, every_epochs=curve_every, every=0, n=curve_n)}
   t0 = time.time()
   result = train.train_and_evaluate(c, run_dir)
   train_seconds = time.time() - t0
   dataset = fsdata.load(c.data)
   info = DataInfo.of(dataset, c.batch_size)
   method = methods.build(c, info)
-  evaluators = fsmetrics.build_all(final_evaluators(n), dataset, info)
+  evaluators = fsmetrics.build_all(final_evaluators(n, size), dataset, info)
   samplers = fsmetrics.Samplers(method, evaluators, chunk=100)
   t0 = time.time()
   scores = fsmetrics.evaluate(samplers, evaluators, method.sampling_params(result.state), jax.random.key(10_000 + seed))
@@ -102,8 +117,9 @@ def reference_sets(images: np.ndarray, name: str, seed: int) -> tuple[np.ndarray
   """(reference uint8 [N, H, W, C], "samples" float [M, H, W, C] in [-1, 1]) of one reference row."""
   x = np.asarray(to_float(images))
   rng = np.random.default_rng(seed)
-  if name.startswith("noise_"):
-    return images, x + float(name.split("_")[1]) * rng.standard_normal(x.shape).astype(np.float32)
+  if name.startswith("noise_"):  # 5 noisy copies of every image: 5n samples, as the model rows
+    copies = np.concatenate([x] * 5)
+    return images, copies + float(name.split("_")[1]) * rng.standard_normal(copies.shape).astype(np.float32)
   if name == "blur_2x":
     n, h, w, c = x.shape
     small = jax.image.resize(x, (n, h // 2, w // 2, c), "bilinear", antialias=True)
@@ -115,12 +131,12 @@ def reference_sets(images: np.ndarray, name: str, seed: int) -> tuple[np.ndarray
   raise ValueError(f"unknown reference row {name!r} (known: {', '.join(REFERENCES)})")
 
 
-def reference_cell(spec: str, name: str, seed: int) -> dict:
+def reference_cell(spec: str, name: str, seed: int, size: int = inception.FID_SIZE) -> dict:
   """One reference row scored with the metrics of the model cells (same functions, same coverage distance)."""
   c = configs.load(spec)
   ref_images, samples = reference_sets(np.asarray(fsdata.load(c.data).images), name, seed)
-  ref_feats = inception.features(ref_images)
-  feats = inception.features(np.clip(samples, -1.0, 1.0))
+  ref_feats = inception.features(ref_images, size)
+  feats = inception.features(np.clip(samples, -1.0, 1.0), size)
   cov = coverage.Evaluator(_Images(ref_images), **{k: v for k, v in COVERAGE.items() if k != "type"})
   d, idx = cov.distances(samples)
   return {
@@ -145,7 +161,6 @@ class _Images:
 
 COLUMNS = [
   ("FID", "fid", "fid", 1),
-  ("FID@100", "fid100", "fid", 1),
   ("KID x1e3", "fid", "kid", 1e3),
   ("precision", "pr", "precision", 1),
   ("recall", "pr", "recall", 1),
@@ -171,39 +186,44 @@ def table(workdir: pathlib.Path, variants: dict, seeds: list[int], n: int) -> st
       + [_col(results, g, k, s) for _, g, k, s in COLUMNS]
       + [mean_spread(per_example, 1), mean_spread([r["pools"] for r in results], 0)]
     )
-  for name in REFERENCES:
-    results = [r for s in seeds if (r := done(cells / f"reference_{name}_s{s}.json"))]
-    ran, total = ran + len(results), total + len(seeds)
+  for name, ref_seeds in REFERENCES.items():
+    results = [r for s in ref_seeds if (r := done(cells / f"reference_{name}_s{s}.json"))]
+    ran, total = ran + len(results), total + len(ref_seeds)
     size = f"{results[0]['n']} vs {results[0]['n_ref']}" if results else "-"
     rows.append([f"reference: {name}", size] + [_col(results, g, k, s) for _, g, k, s in COLUMNS] + ["-", "-"])
   header = ["row", "samples"] + [c[0] for c in COLUMNS] + ["re-matches per image", "pools"]
   return f"cells ran: {ran} of {total} (seeds {','.join(map(str, seeds))})\n\n" + markdown_table(header, rows)
 
 
-def main():
+def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--workdir", default="runs/reproduce_adaptive_imle")
   ap.add_argument("--seeds", default="0,1,2")
   ap.add_argument("--variants", default=",".join(VARIANTS), help=f"names of {sorted(VARIANTS)}")
   ap.add_argument("--n", type=int, default=500, help="samples per evaluation (5n, the official protocol)")
-  ap.add_argument("--curve_every_epochs", type=int, default=10)
+  ap.add_argument("--curve_every_epochs", type=int, default=20)
   ap.add_argument("--references", default=",".join(REFERENCES))
+  ap.add_argument("--curve_n", type=int, default=500, help="samples per point of the coverage curve")
   ap.add_argument("--table_only", action="store_true")
-  args = ap.parse_args()
+  ap.add_argument("--test", action="store_true", help="the presets' reduced forms, few samples, small Inception")
+  args = ap.parse_args(argv)
   workdir = pathlib.Path(args.workdir)
   seeds = [int(s) for s in args.seeds.split(",")]
-  variants = {v: VARIANTS[v] for v in args.variants.split(",")}
+  variants = {v: spec_of(v, args.test) for v in args.variants.split(",")}
+  size = 75 if args.test else inception.FID_SIZE
   refs = [r for r in args.references.split(",") if r]
   if not args.table_only:
-    for seed in seeds:
-      for name in refs:
-        path = workdir / "cells" / f"reference_{name}_s{seed}.json"
-        cell(path, lambda: reference_cell(VARIANTS["adaimle"], name, seed))
+    for seed in seeds:  # seed-major: every variant of seed 0 first, so a stopped run leaves whole seeds
       for name, spec in variants.items():
         run_dir = workdir / "runs" / f"{name}_s{seed}"
         path = workdir / "cells" / f"{name}_s{seed}.json"
-        result = cell(path, lambda: train_cell(spec, seed, run_dir, args.n, args.curve_every_epochs))
+        compute = lambda: train_cell(spec, seed, run_dir, args.n, args.curve_n, args.curve_every_epochs, size)
+        result = cell(path, compute)
         print(name, seed, json.dumps(result["scores"]), flush=True)
+      for name in refs:
+        if seed in REFERENCES[name]:
+          path = workdir / "cells" / f"reference_{name}_s{seed}.json"
+          cell(path, lambda: reference_cell(spec_of("adaimle", args.test), name, seed, size))
   text = table(workdir, variants, seeds, args.n)
   (workdir / "table.md").write_text(text + "\n")
   print(text)

@@ -141,15 +141,15 @@ def test_pool_search_equals_bruteforce_over_the_regenerated_pool(max_bytes):
   c.imle.pool_factor, c.imle.chunk, c.imle.max_feature_bytes = 5, 7, max_bytes  # 40 samples, ragged chunks
   method, data, state = _setup(c)
   assert method.pool.fits == (max_bytes == 0) and method.pool.padded == 42
-  key, blocks, z_dim = jax.random.key(3), c.model.G.blocks, c.model.G.z_dim
+  key, blocks, z_dim, max_res = jax.random.key(3), c.model.G.blocks, c.model.G.z_dim, c.model.G.noise_max_res
 
   @jax.jit
   def run(g, images):
     x = method.dist.features(None, to_float(images))
     ids, d2 = method.pool.search(x, None, g, key)
-    z, noise = ig.latents_from_ids(key, jnp.arange(40), z_dim, blocks)  # the whole pool at once
+    z, noise = ig.latents_from_ids(key, jnp.arange(40), z_dim, blocks, max_res)  # the whole pool at once
     pool = method.dist.features(None, method._generate(g, z, noise))
-    zi, ni = ig.latents_from_ids(key, ids, z_dim, blocks)  # the matches, regenerated from their ids
+    zi, ni = ig.latents_from_ids(key, ids, z_dim, blocks, max_res)  # the matches, regenerated from their ids
     direct = method.dist.pairwise(None, method._generate(g, zi, ni), to_float(images))
     return ids, d2, pool, x, direct
 

@@ -172,12 +172,21 @@ def _duplicates(w) -> int:
   return len(steps) - len(set(steps))
 
 
-def _wait_for_training(proc, w, deadline=600) -> bool:
+def _latest_checkpoint(w) -> int:
+  steps = [int(p.name) for p in (w / "checkpoints").glob("*") if p.name.isdigit()]
+  return max(steps, default=0)
+
+
+def _wait_for_training(proc, w, base: int, deadline=900) -> bool:
+  """Waits until the run has logged a step past `base` (its checkpoint at launch): training is under way."""
   metrics = w / "metrics.jsonl"
   t0 = time.time()
   while time.time() - t0 < deadline and proc.poll() is None:
-    if metrics.exists() and metrics.read_text():
-      return True
+    try:
+      if any(json.loads(l)["step"] > base for l in metrics.read_text().splitlines() if l.strip()):
+        return True
+    except (OSError, ValueError, KeyError):
+      pass
     time.sleep(0.05)
   return proc.poll() is None
 
@@ -194,11 +203,12 @@ def interrupted(out_dir: pathlib.Path, trials: int, total: int, sig: int, rng: r
     shutil.rmtree(w, ignore_errors=True)
     signals = 0
     for _ in range(rng.randint(1, 3) if sig == signal.SIGKILL else 1):
+      base = _latest_checkpoint(w) if (w / "checkpoints").is_dir() else 0
       proc = subprocess.Popen(_cmd(w, total), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-      if not _wait_for_training(proc, w):
+      if not _wait_for_training(proc, w, base):
         proc.wait()
         break
-      time.sleep(rng.uniform(0.0, 8.0))
+      time.sleep(rng.uniform(0.0, 6.0))
       if proc.poll() is not None:
         break
       proc.send_signal(sig)

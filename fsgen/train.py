@@ -9,10 +9,10 @@ from the workdir after preemption.
 
 Order of a run, so that a bad start leaves nothing behind: the loop keys are checked (fsgen.validate), the
 workdir is locked (fsgen.workdir; a second process is refused), a workdir that holds checkpoints must hold
-this config, the data is read and the method and evaluators are built; only then are config.json,
-subset.json, data_info.json and provenance.json written. A resume restores the newest checkpoint that
-passes its checksums (fsgen.checkpoint) and drops the log rows an earlier process wrote past it
-(fsgen.writer). SIGTERM saves a checkpoint at the next step boundary and raises `Preempted`
+this config, the data is read, the method and evaluators are built and every phase is traced; only then
+are config.json, subset.json, data_info.json and provenance.json written. A resume restores the newest
+checkpoint that passes its checksums (fsgen.checkpoint) and drops the log rows an earlier process wrote
+past it (fsgen.writer). SIGTERM saves a checkpoint at the next step boundary and raises `Preempted`
 (fsgen.preemption).
 
 Metric names in the logs: a phase's metric keeps its name (`D/adv`, `G/grad_norm`) unless another phase of
@@ -174,11 +174,6 @@ def _train(config, workdir: pathlib.Path, stack: contextlib.ExitStack, t0: float
   evaluators = fsmetrics.build_all(config.get("evals", {}), dataset, info)
   eval_samplers = fsmetrics.Samplers(method, evaluators)  # refuses here an evaluator the method can't feed
   prior = checkpoint.restore_raw(config.init_from)[0] if config.get("init_from") else None
-  if primary:
-    fsworkdir.write_config(workdir, config_dict)
-    dataset.write_record(workdir)
-    info.write(workdir / "data_info.json")
-    provenance.record(workdir, mesh)
 
   guard = health.Guard.of(config)
   with jax.set_mesh(mesh):
@@ -193,11 +188,17 @@ def _train(config, workdir: pathlib.Path, stack: contextlib.ExitStack, t0: float
     else:
       state = restored
       logging.info("resumed from %s at step %d", ckpts.directory, start)
+    runner = PhaseRunner(phases, repl, guard)
+    names = log_names(runner.emitted(state, data, run_key))  # traces every phase: a config error shows here
+    sample_fn = jax.jit(method.sample, static_argnums=2, out_shardings=repl)
+    jax.eval_shape(sample_fn, method.sampling_params(state), sample_key, config.get("num_samples", 64))
+    if primary:  # only now can training start: record what it runs on
+      fsworkdir.write_config(workdir, config_dict)
+      dataset.write_record(workdir)
+      info.write(workdir / "data_info.json")
+      provenance.record(workdir, mesh)
     writer = MetricWriter(workdir, resume_step=start, enabled=primary)
     stack.callback(writer.close)
-    runner = PhaseRunner(phases, repl, guard)
-    names = log_names(runner.emitted(state, data, run_key))
-    sample_fn = jax.jit(method.sample, static_argnums=2, out_shardings=repl)
     total = durations.total
     if start >= total:
       logging.info("workdir %s already holds step %d (total_steps=%d): nothing to train", workdir, start, total)

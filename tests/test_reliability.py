@@ -92,6 +92,14 @@ def test_failed_first_run_never_blocks_the_corrected_one(tmp_path):
   assert result.step == 2 and json.loads((w / "config.json").read_text())["seed"] == 0
 
 
+def test_a_config_error_met_while_tracing_a_phase_writes_nothing(tmp_path):
+  c = _config()
+  c.gan.loss = "wgan"  # the gan method reads it inside its loss, i.e. when the phase is traced
+  with pytest.raises(ValueError, match="unknown GAN loss 'wgan'"):
+    train.train_and_evaluate(c, tmp_path)
+  assert not (tmp_path / "config.json").exists() and not (tmp_path / "metrics.jsonl").exists()
+
+
 def test_resume_with_a_bad_interval_changes_nothing(tmp_path):
   train.train_and_evaluate(_config(total_steps=2), tmp_path)
   before = (tmp_path / "config.json").read_text()

@@ -110,11 +110,22 @@ class Checkpoints:
 
   def __init__(self, directory: str | pathlib.Path, *, keep: int = 3, asynchronous: bool = True):
     self.directory = pathlib.Path(directory).absolute()
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=asynchronous)
-    self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=ITEMS)
+    self._options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=asynchronous)
+    self._manager = None
+
+  @property
+  def manager(self) -> ocp.CheckpointManager:
+    """Orbax's manager, made (and the directory created) at first use: a run refused before its first save
+    leaves no checkpoints directory behind."""
+    if self._manager is None:
+      self._manager = ocp.CheckpointManager(self.directory, options=self._options, item_names=ITEMS)
+    return self._manager
+
+  def _untouched(self) -> bool:
+    return self._manager is None and not self.directory.exists()
 
   def latest_step(self) -> int | None:
-    return self.manager.latest_step()
+    return None if self._untouched() else self.manager.latest_step()
 
   def save(self, step: int, state, config) -> None:
     """Starts an asynchronous save of `state`, the config (JSON) and the state's checksums at `step`."""
@@ -143,6 +154,8 @@ class Checkpoints:
     again; they are never resumed from. Raises DamagedCheckpointError when no step is intact (then
     nothing is moved).
     """
+    if self._untouched():
+      return None, None
     restored, step, damaged = _newest_intact(self.manager, self.directory, _abstract(like))
     if damaged:
       self._quarantine([s for s, _ in damaged])
@@ -165,10 +178,12 @@ class Checkpoints:
     self.manager.reload()
 
   def wait(self) -> None:
-    self.manager.wait_until_finished()
+    if self._manager is not None:
+      self._manager.wait_until_finished()
 
   def close(self) -> None:
-    self.manager.close()
+    if self._manager is not None:
+      self._manager.close()
 
 
 def restore_raw(workdir: str | pathlib.Path, step: int | None = None) -> tuple[dict, dict]:

@@ -135,7 +135,7 @@ def _run(config, workdir: str) -> None:
   from fsgen import console, parallel, preemption, train  # pylint: disable=import-outside-toplevel
 
   if not _VERBOSE.value:
-    console.quiet_console()  # every line still reaches WORKDIR/log.txt
+    console.quiet_console(pathlib.Path(__file__).resolve().parent)  # every line still reaches WORKDIR/log.txt
 
   if _CACHE.value:
     jax.config.update("jax_compilation_cache_dir", str(pathlib.Path(_CACHE_DIR.value).expanduser()))

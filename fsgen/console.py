@@ -2,7 +2,8 @@
 
 Orbax logs several INFO lines per checkpoint save (about 200 in one quickstart) through absl logging, as do
 JAX and TensorStore. `quiet_console()` (the launcher calls it unless --verbose) lets INFO lines reach the
-console only from fsgen's and this checkout's code; warnings and errors from anywhere still show.
+console only from fsgen's code and the folders the caller names (the launcher names its own); warnings and
+errors from anywhere still show.
 `log_file(workdir)` copies every record, whatever its source, to WORKDIR/log.txt (process i > 0 of a
 multi-host run: log.process_<i>.txt) for as long as a run lasts. `FILE` is a logger whose lines go to the
 log file only (the resolved config, per-start details).
@@ -18,17 +19,21 @@ from absl import logging as absl_logging
 
 FILE = logging.getLogger("fsgen.log_file")
 _FILE_ONLY = FILE.name
-_OURS = (pathlib.Path(__file__).resolve().parent, pathlib.Path(__file__).resolve().parents[1] / "experiments")
+_LIBRARY = pathlib.Path(__file__).resolve().parent
 
 
 class _ConsoleFilter(logging.Filter):
+  def __init__(self, roots=()):
+    super().__init__()
+    self.roots = (_LIBRARY, *(pathlib.Path(r).resolve() for r in roots))
+
   def filter(self, record: logging.LogRecord) -> bool:
     if record.name == _FILE_ONLY:
       return False
     if record.levelno >= logging.WARNING:
       return True
     path = pathlib.Path(record.pathname).resolve()
-    return any(root in path.parents for root in _OURS)
+    return any(root in path.parents for root in self.roots)
 
 
 class _FileOnlyFilter(logging.Filter):
@@ -38,11 +43,11 @@ class _FileOnlyFilter(logging.Filter):
     return record.name != _FILE_ONLY
 
 
-def quiet_console() -> None:
-  """INFO lines on the console from fsgen only (idempotent)."""
+def quiet_console(*roots: str | pathlib.Path) -> None:
+  """INFO lines on the console from fsgen and from code under `roots` only (idempotent)."""
   handler = absl_logging.get_absl_handler()
   if not any(isinstance(f, _ConsoleFilter) for f in handler.filters):
-    handler.addFilter(_ConsoleFilter())
+    handler.addFilter(_ConsoleFilter(roots))
 
 
 def _keep_file_lines_off_the_console() -> None:

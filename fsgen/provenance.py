@@ -39,7 +39,7 @@ PACKAGES = (
 
 
 def _git(*args: str) -> str | None:
-  root = pathlib.Path(fsgen.__file__).resolve().parents[1]
+  root = pathlib.Path(fsgen.__file__).resolve().parent  # git finds the checkout (if any) holding the package
   try:
     out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True)
   except (OSError, subprocess.SubprocessError):

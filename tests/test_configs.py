@@ -62,7 +62,8 @@ def test_launcher_path_arg_and_override(tmp_path):
   assert r.returncode == 0, r.stderr[-3000:]
   saved = json.loads((tmp_path / "config.json").read_text())
   assert saved["total_steps"] == 2 and saved["model"]["G"]["width"] == 8
-  assert "devices:" in r.stderr and '"total_steps": 2' in r.stderr  # devices and resolved config logged
+  assert "devices:" in r.stderr  # the console: fsgen's own lines
+  assert '"total_steps": 2' in (tmp_path / "log.txt").read_text()  # the resolved config: the workdir's log only
   assert (tmp_path / "samples" / "step_0000002.png").exists()
 
 
@@ -80,4 +81,5 @@ def test_every_preset_runs_two_steps_at_reduced_size(name, tmp_path):
   result = train.train_and_evaluate(c, tmp_path)
   assert int(result.state["step"]) == 2
   assert all(v == 1 for v in result.trace_counts.values())
-  assert all(v == 1 for v in result.compile_counts.values())
+  # No phase compiles twice; a phase whose first step lies past step 2 (an epoch-end phase) compiles 0 times.
+  assert all(v <= 1 for v in result.compile_counts.values()) and sum(result.compile_counts.values()) >= 1

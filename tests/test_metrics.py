@@ -339,7 +339,7 @@ def test_samplers_feed_each_evaluator_what_it_needs():
     metrics.Samplers(images_only, {"nn": plain, "ppl": ppl_ev})
 
 
-def test_generated_features_are_shared_between_evaluators_with_the_same_sampler(fmnist_mnist_features):
+def test_generated_features_are_shared_through_the_evaluation_cache_only(fmnist_mnist_features):
   images = fmnist_mnist_features["half1_images"][:100]
   calls = []
 
@@ -347,11 +347,15 @@ def test_generated_features_are_shared_between_evaluators_with_the_same_sampler(
     calls.append(n)
     return _sampler(images)(key, n)
 
+  sample_fn.cache = {}  # what fsgen.metrics.evaluate attaches: one dict per evaluation
   a = inception.generated_features(sample_fn, jax.random.key(3), 100, SMALL, 100)
   b = inception.generated_features(sample_fn, jax.random.key(3), 100, SMALL, 100)
-  assert calls == [100] and a is b
+  assert calls == [100] and a is b  # same key, n, size, batch: one pass
   inception.generated_features(sample_fn, jax.random.key(4), 100, SMALL, 100)
-  assert calls == [100, 100]
+  assert calls == [100, 100]  # another key: another pass
+  del sample_fn.cache  # no cache, no memo: nothing is kept between calls at module level
+  inception.generated_features(sample_fn, jax.random.key(3), 100, SMALL, 100)
+  assert calls == [100, 100, 100]
 
 
 def test_precision_recall_evaluator_on_vgg_features(photos64):

@@ -5,8 +5,11 @@ Data:     ../shared/data/omniglot/images_background_small1.zip (5 alphabets, 136
           images), 28x28x1, labels unused.
 Setting:  the paper's GAN and loss (fsgen.methods.lasium_gan: flipped-label BCE with 0.05 noise, MSGAN
           mode-seeking term, Adam 3e-4) with the generator's width cut from 128 to W = 32 channels (the
-          width-128 generator costs seconds per step here) and batch 64; EPOCHS = 100 epochs of small1.
-Cost:     measured in the README's LASIUM section (bench/phase_speed.py --config=lasium_gan_omniglot_cpu).
+          width-128 generator costs seconds per step here) and batch 64; EPOCHS = 35 epochs of small1
+          (1,505 steps; the official code trains 500 epochs of 1200 characters, its Fig. 5 ablation shows
+          most of LASIUM's gain by 10-30 of those epochs).
+Cost:     one D + G step 1.07 s wall (0.91 s CPU) with the machine loaded (load 6-9), so ~27 min
+          (bench/meta_speed.py --rows gan; width 128: 6.1 s per step).
 Next:     python experiments/run.py --config=lasium_omniglot_cpu:strategy=ro (reads runs/lasium_gan_omniglot_cpu)
 Reduced:  :test trains width-8 nets for 2 steps (used by the tests); :epochs=E, :width=W change the scale.
 """
@@ -14,7 +17,7 @@ Reduced:  :test trains width-8 nets for 2 steps (used by the tests); :epochs=E, 
 from experiments.configs import _lasium, parse_arg, reduced_schedule
 from fsgen.methods import lasium_gan
 
-WIDTH, EPOCHS, BATCH = 32, 100, 64
+WIDTH, EPOCHS, BATCH = 32, 35, 64
 
 
 def get_config(arg=None):

@@ -11,16 +11,17 @@ Data:     tasks come from the generator trained on images_background_small1 (who
           5-way tasks (seed 42), 1 and 5 shots, 15 queries per class, of the alphabets of small2 that
           small1 lacks: Japanese_(katakana), Sanskrit, Tagalog (106 characters).
 Setting:  the paper's Tables 5-6 and Table 7 constants (see lasium_omniglot), with the stage-1 generator
-          of lasium_gan_omniglot_cpu (width 32) and STEPS meta-iterations instead of the paper's
-          unstated length (its ablations stop at 1000).
-Cost:     measured in the README's LASIUM section (second-order MAML dominates).
+          of lasium_gan_omniglot_cpu (width 32) and STEPS = 1000 meta-iterations instead of the paper's
+          unstated Table 1 length: the length of its ablations (Tables 7, 9, Fig. 5).
+Cost:     (machine loaded, load 6-9; bench/meta_speed.py) one RO-GAN-MAML meta-iteration 0.98 s -> ~16 min
+          for STEPS; the 1000 + 1000 evaluation tasks ~0.26 s (1-shot) / ~0.4 s (5-shot) each -> ~11 min.
 Reduced:  :test runs the same phases with a width-8 learner and an untrained width-8 generator, 2 steps.
 """
 
 from experiments.configs import _lasium, lasium_gan_omniglot_cpu, lasium_vae_omniglot_cpu, parse_arg
 from fsgen.methods import lasium
 
-STEPS = 2000
+STEPS = 1000  # the length of every ablation in the paper (Tables 7, 9; Fig. 5); 2000 would exceed 30 min here
 
 
 def get_config(arg=None):

@@ -2,7 +2,8 @@
 (LASIUM's upper bound, paper Table 1 "Supervised MAML"); steps=0 is "training from scratch".
 
 Command:  python experiments/run.py --config=lasium_supervised_omniglot:learner=maml,data=PATH
-          python experiments/run.py --config=lasium_supervised_omniglot:steps=0,data=PATH   (scratch)
+          (steps=0, the scratch baseline, is the learner at its initialisation: the loop refuses 0 steps,
+          so it is evaluated without training, as experiments/reproduce/lasium.py's "scratch" row does)
 Arguments: learner maml | protonets; first_order; steps=S (default 60000 MAML / 8000 ProtoNets; 0: no
           meta-training, the scratch baseline); data=PATH or tfds.
 Data:     full Omniglot, the 1200 meta-training characters of the official split with their labels;

@@ -2,7 +2,8 @@
 (LASIUM's upper bound at the CPU scale); steps=0 is "training from scratch".
 
 Command:  python experiments/run.py --config=lasium_supervised_omniglot_cpu:learner=maml
-          python experiments/run.py --config=lasium_supervised_omniglot_cpu:steps=0   (scratch)
+          (steps=0, the scratch baseline: the loop refuses 0 steps, so experiments/reproduce/lasium.py
+          evaluates this preset's learner at its initialisation, row "scratch")
 Arguments: learner maml | protonets; first_order; steps=S (default lasium_omniglot_cpu.STEPS, the same
           meta-training length as the LASIUM rows; 0: no meta-training).
 Data:     images_background_small1 with its character labels (136 classes); meta-test as

@@ -17,8 +17,8 @@ through fsgen.metrics.evaluate). Rows, in the order they run (the most telling f
   oc_gan_maml       lasium_omniglot_cpu:strategy=oc
   ro_gan_protonets  lasium_omniglot_cpu:strategy=ro,learner=protonets
 Every learner row meta-trains --steps iterations (default lasium_omniglot_cpu.STEPS), the same for all:
-the paper's Table 1 length is unstated and its ablations stop at 1000. Each cell (the GAN, each row and
-seed) is resumable: its result is a JSON file under ROOT/cells, and a stopped script re-run with the same
+the paper's Table 1 length is unstated and its ablations (Tables 7, 9, Fig. 5) run 1000. Each cell (the GAN,
+each row and seed) is resumable: its result is a JSON file under ROOT/cells, and a stopped script re-run with the same
 arguments skips finished cells (experiments/reproduce/_common.cell). The table is written to
 ROOT/table.md with the command, saying which cells ran. --reduced runs the same path on every preset's
 :test form (tiny nets, 2 steps; used by tests/test_lasium_reproduce.py).

@@ -1,7 +1,7 @@
 """`lasium_supervised`: supervised meta-learning on real labelled episodes, the upper bound of LASIUM's
-tables ("Supervised MAML" / "Supervised ProtoNets"); with total_steps = 0 (no meta-training) its export
-is a randomly initialised learner, and evaluating it with MAML's 50 adaptation steps is the "training
-from scratch" baseline.
+tables ("Supervised MAML" / "Supervised ProtoNets"). Its learner at initialisation (no meta-training),
+evaluated with MAML's 50 adaptation steps, is the "training from scratch" baseline (the loop refuses 0
+steps, so experiments/reproduce/lasium.py builds and evaluates it without the loop).
 
 The learner and its config are fsgen.methods.lasium_learning's. Each meta-iteration draws
 config.batch_size episodes from the labelled training set (fsgen.data.episodes.sample_episode: N distinct

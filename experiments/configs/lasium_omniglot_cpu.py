@@ -14,7 +14,8 @@ Setting:  the paper's Tables 5-6 and Table 7 constants (see lasium_omniglot), wi
           of lasium_gan_omniglot_cpu (width 32) and STEPS = 1000 meta-iterations instead of the paper's
           unstated Table 1 length: the length of its ablations (Tables 7, 9, Fig. 5).
 Cost:     (machine loaded, load 6-9; bench/meta_speed.py) one RO-GAN-MAML meta-iteration 0.98 s -> ~16 min
-          for STEPS; the 1000 + 1000 evaluation tasks ~0.26 s (1-shot) / ~0.4 s (5-shot) each -> ~11 min.
+          for STEPS; the evaluation (MAML's 50 steps; 1000 1-shot tasks 0.26 s each, 1000 5-shot tasks
+          1.02 s each, compile 30 s + 140 s) ~25 min more: the paper's protocol, not shortened here.
 Reduced:  :test runs the same phases with a width-8 learner and an untrained width-8 generator, 2 steps.
 """
 

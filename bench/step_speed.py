@@ -1,6 +1,7 @@
 """Training-step speed: ms/step, images/s, compile time and peak memory of each method's loop step.
 
   python bench/step_speed.py [--rows gan,mixdl] [--steps 16] [--size paper|cpu] [--res 64,256]
+  python bench/step_speed.py --rows gan,mixdl --size cpu --res 32 --dtype float32,bfloat16   # config.dtype
   python bench/step_speed.py --vs-peer [--peer-rows gan32,...] [--pairs 3]   # vs eager PyTorch (peer_compare.py)
 
 Rows:
@@ -13,6 +14,7 @@ phase jitted once), averaged over `steps` consecutive iterations after a warm-up
 once (so MixDL's mixup, lazy R1 and path-length phases are compiled before timing; with MixDL half the
 timed steps are mixup steps, and R1 / PL add their share when `steps` is a multiple of 16). Compile s is
 the wall time of the warm-up. Every row runs in its own process, so peak MB (max RSS) is per row.
+--dtype runs every row once per config.dtype (fsgen.nets.precision: float32 params, compute in the dtype).
 """
 
 import argparse
@@ -28,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 NUM_IMAGES = 100  # the random uint8 training set each row draws its batches from
 
 
-def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch: int, width: int):
+def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch: int, width: int, dtype: str):
   from fsgen.data.info import DataInfo
 
   if kind == "gan":
@@ -37,6 +39,7 @@ def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch
     c = gan.default_config()
     c.data.resolution, c.data.channels, c.batch_size = res, 3, batch
     c.model.G.width = c.model.D.width = width
+    c.dtype = dtype
     return gan.Method(c, DataInfo(NUM_IMAGES, (res, res, 3), 0, c.batch_size))
   from experiments.configs import _mixdl
   from fsgen.methods import mixdl
@@ -45,10 +48,13 @@ def _method(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, batch
   c.data.resolution, c.data.channels = res, 3
   if size == "cpu":
     _mixdl.light_model(c)
+  c.dtype = dtype
   return mixdl.Method(_mixdl.set_mixdl(c, mixdl_on), DataInfo(NUM_IMAGES, (res, res, 3), 0, c.batch_size))
 
 
-def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps: int, batch: int, width: int) -> dict:
+def run_row(
+  kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps: int, batch: int, width: int, dtype="float32"
+) -> dict:
   """Times one row in this process; returns its figures as a dict."""
   import jax
   import jax.numpy as jnp
@@ -57,7 +63,7 @@ def run_row(kind: str, backbone: str, res: int, size: str, mixdl_on: bool, steps
   from fsgen import parallel
   from fsgen.train import PhaseRunner, initial_state
 
-  method = _method(kind, backbone, res, size, mixdl_on, batch, width)
+  method = _method(kind, backbone, res, size, mixdl_on, batch, width, dtype)
   mesh = parallel.make_mesh(1)
   repl = parallel.replicated(mesh)
   with jax.set_mesh(mesh):
@@ -99,11 +105,12 @@ def main():
   p.add_argument("--peer-rows", default="gan32,gan64,mixdl64,mixdl64_plain,maml2,maml1")
   p.add_argument("--pairs", type=int, default=3, help="--vs-peer: alternating pairs per row")
   p.add_argument("--peer-form", default="subpixel", choices=("subpixel", "convtranspose"), help="gan peer's G")
-  p.add_argument("--row", default="", help=argparse.SUPPRESS)  # internal: kind,backbone,res,mixdl
+  p.add_argument("--dtype", default="float32", help="config.dtype of every row, comma-separated (float32,bfloat16)")
+  p.add_argument("--row", default="", help=argparse.SUPPRESS)  # internal: kind,backbone,res,mixdl,dtype
   a = p.parse_args()
   if a.row:
-    kind, backbone, res, on = a.row.split(",")
-    print(json.dumps(run_row(kind, backbone, int(res), a.size, on == "1", a.steps, a.batch, a.width)))
+    kind, backbone, res, on, dtype = a.row.split(",")
+    print(json.dumps(run_row(kind, backbone, int(res), a.size, on == "1", a.steps, a.batch, a.width, dtype)))
     return
   if a.vs_peer:
     from bench import peer_compare
@@ -114,7 +121,7 @@ def main():
 
   print(f"JAX {jax.__version__} on {jax.devices()[0].device_kind}, {a.steps} timed steps, mixdl size {a.size}")
   print(
-    f"{'method':<8}{'backbone':<10}{'px':>5}{'mixdl':>7}{'batch':>6}{'ms/step':>10}{'images/s':>10}"
+    f"{'method':<8}{'backbone':<10}{'px':>5}{'mixdl':>7}{'dtype':>10}{'batch':>6}{'ms/step':>10}{'images/s':>10}"
     f"{'compile s':>11}{'peak MB':>9}"
   )
   rows = []
@@ -124,18 +131,19 @@ def main():
     rows += [
       ("mixdl", b, int(res), on) for b in a.backbones.split(",") for res in a.res.split(",") for on in (False, True)
     ]
-  for kind, backbone, res, on in rows:
+  rows = [(*row, dtype) for row in rows for dtype in a.dtype.split(",")]
+  for kind, backbone, res, on, dtype in rows:
     cmd = [
       sys.executable,
       __file__,
-      f"--row={kind},{backbone},{res},{int(on)}",
+      f"--row={kind},{backbone},{res},{int(on)},{dtype}",
       f"--size={a.size}",
       f"--steps={a.steps}",
       f"--batch={a.batch}",
       f"--width={a.width}",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    head = f"{kind:<8}{backbone:<10}{res:>5}{('yes' if on else 'no') if kind == 'mixdl' else '-':>7}"
+    head = f"{kind:<8}{backbone:<10}{res:>5}{('yes' if on else 'no') if kind == 'mixdl' else '-':>7}{dtype:>10}"
     if out.returncode:
       print(f"{head}  failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
       continue

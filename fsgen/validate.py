@@ -13,6 +13,7 @@ import numbers
 
 from fsgen import methods, schedule
 from fsgen.data.info import DataInfo
+from fsgen.nets import precision
 
 # Loop durations: (step-form key, smallest value in steps).
 DURATIONS = (("total_steps", 1), ("log_every", 1), ("sample_every", 1), ("ckpt_every", 1))
@@ -56,6 +57,9 @@ def loop_config(config) -> None:
   for key in ("max_param_norm", "max_grad_norm"):
     value = get(key, 0)
     _require(_is_number(value) and value >= 0, key, value, "must be a number >= 0 (0 = no bound)")
+  _require(
+    get("dtype", "float32") in precision.DTYPES, "dtype", get("dtype"), f"must be one of {', '.join(precision.DTYPES)}"
+  )
   _evals(get("evals", {}) or {})
 
 

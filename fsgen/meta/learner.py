@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from fsgen.meta import maml, protonets
 from fsgen.meta.over_tasks import over_tasks
 from fsgen.nets.omniglot_learner import OmniglotLearner
+from fsgen.nets.precision import with_dtype
 
 ALGORITHMS = ("maml", "protonets")
 
@@ -31,13 +32,14 @@ class MetaLearner:
     if self.algorithm not in ALGORITHMS:
       raise ValueError(f"config.learner.algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
     self.distance = config.protonets.distance
-    self.net = OmniglotLearner(
+    net = OmniglotLearner(
       num_classes=self.meta.n_way,
       width=lc.width,
       blocks=lc.blocks,
       downsample=lc.downsample,
       head="dense" if self.algorithm == "maml" else "flatten",
     )
+    self.net = with_dtype(net, config.get("dtype", "float32"))  # config.dtype (fsgen.nets.precision)
 
   def init(self, key: jax.Array, image_shape: tuple[int, int, int]):
     return self.net.init(key, jnp.zeros((2, *image_shape)))["params"]

@@ -146,14 +146,16 @@ class Method(BaseMethod):
       raise ValueError(
         f"config.model.G.blocks ends at {out_res} px but config.data.resolution is {config.data.resolution}"
       )
-    self.G = ig.Generator(
-      blocks=g.blocks,
-      width=g.width,
-      map_layers=g.map_layers,
-      channels=config.data.channels,
-      gelu_approximate=g.gelu_approximate,
-      noise_max_res=self.noise_max_res,
-      zero_noise_weights=g.get("zero_noise_weights", False),
+    self.G = self.mixed(
+      ig.Generator(
+        blocks=g.blocks,
+        width=g.width,
+        map_layers=g.map_layers,
+        channels=config.data.channels,
+        gelu_approximate=g.gelu_approximate,
+        noise_max_res=self.noise_max_res,
+        zero_noise_weights=g.get("zero_noise_weights", False),
+      )
     )
     self.dist = imle_loss.build(
       hp.features,

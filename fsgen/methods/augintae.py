@@ -168,7 +168,7 @@ class Method(BaseMethod):
       raise ValueError(f"augintae.d_batch must be 'joint' or 'separate', got {hp.d_batch!r}")
     if hp.fill not in param_augment.FILL_MODES:
       raise ValueError(f"augintae.fill must be one of {param_augment.FILL_MODES}, got {hp.fill!r}")
-    self.E, self.G, self.D = autoencoder.build(
+    nets = autoencoder.build(
       config.model.arch,
       resolution=config.data.resolution,
       channels=config.data.channels,
@@ -176,6 +176,7 @@ class Method(BaseMethod):
       width=config.model.width,
       d_norm=config.model.d_norm,
     )
+    self.E, self.G, self.D = (self.mixed(net) for net in nets)
     self.batch_size = config.batch_size
     self.tx = self._build_tx()
 

@@ -28,6 +28,7 @@ from typing import Any
 import jax
 
 from fsgen.data.info import DataInfo  # noqa: F401  (the type of Method.info)
+from fsgen.nets import precision
 
 State = dict[str, Any]
 PhaseFn = Callable[[State, dict, jax.Array], tuple[State, dict[str, jax.Array]]]
@@ -70,6 +71,12 @@ class Method(abc.ABC):
   def __init__(self, config, info):
     self.config = config
     self.info = info
+
+  def mixed(self, module):
+    """`module` computing in config.dtype (fsgen.nets.precision.with_dtype): "float32" (default) returns it
+    unchanged; "bfloat16" keeps float32 parameters and optimizer state and computes in bfloat16. Every
+    network of every method is built through this one switch."""
+    return precision.with_dtype(module, self.config.get("dtype", "float32"))
 
   @abc.abstractmethod
   def init(self, key: jax.Array, data: dict, prior: State | None = None) -> State: ...

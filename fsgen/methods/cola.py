@@ -149,13 +149,15 @@ class Method(BaseMethod):
   def _build(self, k: int):
     res, ch = self.config.data.resolution, self.config.data.channels
     self.num_clusters = k
-    self.G = cola_generator.build(
-      self.hp.generator,
-      cond_dim=k,
-      resolution=res,
-      channels=ch,
-      width=self.config.model.G.width,
-      upsample=self.hp.upsample,
+    self.G = self.mixed(
+      cola_generator.build(
+        self.hp.generator,
+        cond_dim=k,
+        resolution=res,
+        channels=ch,
+        width=self.config.model.G.width,
+        upsample=self.hp.upsample,
+      )
     )
 
   def init(self, key, data, prior=None):

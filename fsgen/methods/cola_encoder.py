@@ -132,8 +132,10 @@ class Method(BaseMethod):
   def __init__(self, config, info):
     super().__init__(config, info)
     self.hp = config.cola_encoder
-    self.E = ResNet18Encoder(
-      embed_dim=self.hp.clusters, width=config.model.E.width, blocks=tuple(config.model.E.get("blocks", (2, 2, 2, 2)))
+    self.E = self.mixed(
+      ResNet18Encoder(
+        embed_dim=self.hp.clusters, width=config.model.E.width, blocks=tuple(config.model.E.get("blocks", (2, 2, 2, 2)))
+      )
     )
     self.batch_size = config.batch_size
     if info.batch_size > info.num_images:

@@ -43,8 +43,8 @@ class Method(BaseMethod):
   def __init__(self, config, info):
     super().__init__(config, info)
     res, ch = config.data.resolution, config.data.channels
-    self.G = dcgan.Generator(resolution=res, channels=ch, width=config.model.G.width)
-    self.D = dcgan.Discriminator(resolution=res, width=config.model.D.width)
+    self.G = self.mixed(dcgan.Generator(resolution=res, channels=ch, width=config.model.G.width))
+    self.D = self.mixed(dcgan.Discriminator(resolution=res, width=config.model.D.width))
     self.tx = {"G": optim.build(config.optim.G), "D": optim.build(config.optim.D)}
     self.hp = config.gan
     self.batch_size = config.batch_size

@@ -66,8 +66,8 @@ def _bce(logits, targets):
 class Method(BaseMethod):
   def __init__(self, config, info):
     super().__init__(config, info)
-    self.G = omniglot_gan.Generator(channels=info.image_shape[-1], width=config.model.G.width)
-    self.D = omniglot_gan.Discriminator(width=config.model.D.width)
+    self.G = self.mixed(omniglot_gan.Generator(channels=info.image_shape[-1], width=config.model.G.width))
+    self.D = self.mixed(omniglot_gan.Discriminator(width=config.model.D.width))
     self.tx = {"G": optim.build(config.optim.G), "D": optim.build(config.optim.D)}
     self.hp = config.lasium_gan
     self.batch_size = config.batch_size

@@ -33,6 +33,7 @@ from fsgen.data.preprocess import to_float
 from fsgen.meta.latent_tasks import draw_anchors, task_codes
 from fsgen.methods.base import warm_start
 from fsgen.nets import omniglot_gan, omniglot_vae
+from fsgen.nets.precision import with_dtype
 
 
 class GanTasks:
@@ -40,8 +41,8 @@ class GanTasks:
 
   kind = "gan"
 
-  def __init__(self, width: int, latent: int, channels: int):
-    self.G = omniglot_gan.Generator(channels=channels, width=width)
+  def __init__(self, width: int, latent: int, channels: int, dtype: str = "float32"):
+    self.G = with_dtype(omniglot_gan.Generator(channels=channels, width=width), dtype)
     self.latent = latent
 
   def init_frozen(self, key, prior=None, image_shape=(28, 28, 1)) -> dict:
@@ -65,9 +66,9 @@ class VaeTasks:
 
   kind = "vae"
 
-  def __init__(self, width: int, latent: int, channels: int):
-    self.E = omniglot_vae.Encoder(latent=latent, width=width)
-    self.G = omniglot_vae.Decoder(channels=channels, width=width)
+  def __init__(self, width: int, latent: int, channels: int, dtype: str = "float32"):
+    self.E = with_dtype(omniglot_vae.Encoder(latent=latent, width=width), dtype)
+    self.G = with_dtype(omniglot_vae.Decoder(channels=channels, width=width), dtype)
     self.latent = latent
 
   def init_frozen(self, key, prior=None, image_shape=(28, 28, 1)) -> dict:
@@ -120,9 +121,9 @@ def build(config):
   """The task source of config.generator = {kind: "gan" | "vae", width, latent}."""
   g, channels = config.generator, config.data.channels
   if g.kind == "gan":
-    return GanTasks(g.width, g.latent, channels)
+    return GanTasks(g.width, g.latent, channels, config.get("dtype", "float32"))
   if g.kind == "vae":
-    return VaeTasks(g.width, g.latent, channels)
+    return VaeTasks(g.width, g.latent, channels, config.get("dtype", "float32"))
   raise ValueError(f"config.generator.kind must be 'gan' or 'vae', got {g.kind!r}")
 
 

@@ -64,8 +64,8 @@ class Method(BaseMethod):
   def __init__(self, config, info):
     super().__init__(config, info)
     self.hp = config.lasium_vae
-    self.E = omniglot_vae.Encoder(latent=self.hp.latent, width=config.model.width)
-    self.G = omniglot_vae.Decoder(channels=info.image_shape[-1], width=config.model.width)
+    self.E = self.mixed(omniglot_vae.Encoder(latent=self.hp.latent, width=config.model.width))
+    self.G = self.mixed(omniglot_vae.Decoder(channels=info.image_shape[-1], width=config.model.width))
     tx = optim.build(config.optim.vae)
     self.tx = {"E": tx, "G": tx}
     self.batch_size = config.batch_size

@@ -8,11 +8,13 @@ z space). `generate(..., feats=True)` also returns the generator feature maps Mi
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
 from fsgen.losses.gan import d_loss
-from fsgen.nets import fastgan, stylegan2
+from fsgen.nets import fastgan, precision, stylegan2
 from fsgen.parallel import shard_batch
 
 
@@ -33,8 +35,9 @@ class StyleGAN2Backbone:
 
   def __init__(self, config):
     res, ch = config.data.resolution, config.data.channels
-    self.G = stylegan2.Generator(resolution=res, channels=ch, **config.model.G)
-    self.D = stylegan2.Discriminator(resolution=res, **config.model.D)
+    mixed = functools.partial(precision.with_dtype, dtype=config.get("dtype", "float32"))  # config.dtype
+    self.G = mixed(stylegan2.Generator(resolution=res, channels=ch, **config.model.G))
+    self.D = mixed(stylegan2.Discriminator(resolution=res, **config.model.D))
     self.z_dim, self.shape = config.model.G.z_dim, (res, res, ch)
     self.num_feats, self.num_ws = self.G.num_feats, self.G.num_ws
 
@@ -85,8 +88,9 @@ class FastGANBackbone:
 
   def __init__(self, config):
     res, ch = config.data.resolution, config.data.channels
-    self.G = fastgan.Generator(resolution=res, channels=ch, **config.model.G)
-    self.D = fastgan.Discriminator(resolution=res, channels=ch, **config.model.D)
+    mixed = functools.partial(precision.with_dtype, dtype=config.get("dtype", "float32"))  # config.dtype
+    self.G = mixed(fastgan.Generator(resolution=res, channels=ch, **config.model.G))
+    self.D = mixed(fastgan.Discriminator(resolution=res, channels=ch, **config.model.D))
     self.z_dim, self.res, self.ch = config.model.G.z_dim, res, ch
     self.small = fastgan.small_resolution(res)
     self.num_feats, self.num_ws = self.G.num_feats, 1

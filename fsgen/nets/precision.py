@@ -6,7 +6,9 @@ runs the network, and casts its floating outputs back to float32; `init` is unch
 created and stored in float32. The casts are differentiable: gradients reach the float32 parameters in
 float32 (the transpose of a cast is a cast back), which is the usual "f32 master weights, bf16 compute"
 policy. Mutable collections (batch statistics) stay float32. Every method wraps its networks with
-`config.dtype` (default "float32"), so the policy is one switch for the whole library.
+`config.dtype` (default "float32") through `fsgen.methods.base.Method.mixed`, so the policy is one switch
+for the whole library. The frozen feature networks of losses and metrics (LPIPS, VGG, Inception) are not
+wrapped: they define distances (IMLE's nearest neighbours, FID), which bf16 rounding would move.
 """
 
 from __future__ import annotations

@@ -81,6 +81,36 @@ images = method.generate(params, jax.random.key(0), seeds, n=30)
 grid = make_grid(np.concatenate([np.asarray(seeds), np.asarray(images)]), nrow=6)
 Image.fromarray(grid[..., 0]).resize((grid.shape[1] * 4, grid.shape[0] * 4), Image.NEAREST)"""
 
+SCOLA_ACCURACY = """# The small-sample protocol (appendix B.3): ResNet-20s trained on the real k-per-class subset and on
+# Mix (half real, half sCOLA-generated per batch), each tested on Fashion-MNIST's 10,000 t10k images.
+import jax
+
+from fsgen import data as fsdata
+from fsgen import metrics
+from fsgen.metrics import small_sample
+from fsgen.sample import load_sampler
+
+method, params = load_sampler(WORKDIR)
+reference = small_sample.test_data_config(config.data, config.classify.test_source)
+ev = small_sample.Evaluator(fsdata.load(config.data), reference, modes=("real", "mix"), **config.classify)
+scores = metrics.evaluate(metrics.Samplers(method, {"acc": ev}), {"acc": ev}, params, jax.random.key(0))["acc"]
+print({mode: round(accuracy, 4) for mode, accuracy in scores.items()})"""
+
+LASIUM_CHAIN = """# LASIUM step 2: MAML meta-trained on tasks sampled in the latent space of the generator above
+# (LASIUM-RO-GAN), then tested on 5-way 1-shot tasks of alphabets the generator never saw.
+import json
+
+from experiments import eval as eval_script
+
+META = WORKDIR + "_maml"
+meta = configs.load("lasium_omniglot_cpu" + (":test" if REDUCED else ""))
+meta.progress, meta.init_from = not REDUCED, WORKDIR
+if REDUCED:
+  meta.lasium.untrained_generator, meta.generator.width = False, config.model.G.width
+result = train.train_and_evaluate(meta, META)
+out = eval_script.evaluate(META, ["episodes"], sets={"episodes": {"n_tasks": 4 if REDUCED else 1000}})
+print(json.dumps(out, indent=1))"""
+
 NOTEBOOKS = {
   "quickstart": (
     "# fsgen quickstart\n\nTrains the `gan` baseline on 10 handwritten digits (scikit-learn's bundled set, no "
@@ -103,6 +133,20 @@ NOTEBOOKS = {
     "Omniglot alphabets (`augintae_omniglot_cpu`; baselines `intae_omniglot_cpu`, `ae_omniglot_cpu`), then "
     "generates a character of an unseen alphabet from 6 seed images (top row: seeds).",
     train_cells("augintae_omniglot_cpu", "about 50 minutes on a 2-core CPU") + [SHOW, AUGINTAE_SEEDS],
+  ),
+  "scola": (
+    "# sCOLA: a few labelled images per class, and more of them\n\nTrains sCOLA on 5 Fashion-MNIST images per "
+    "class (`scola_fmnist_5spc_cpu`; also 10 and 20), shows its per-class samples, then runs the paper's "
+    "small-sample protocol: a classifier on the real images alone and one on real + generated (Mix).",
+    train_cells("scola_fmnist_5spc_cpu", "about 15 minutes on a 2-core CPU, the classifiers as long again")
+    + [SHOW, SCOLA_ACCURACY],
+  ),
+  "lasium": (
+    "# LASIUM: meta-learning from tasks sampled in a GAN's latent space\n\nTrains the Omniglot GAN on 5 "
+    "alphabets without labels (`lasium_gan_omniglot_cpu`), then MAML on LASIUM-RO tasks drawn from it "
+    "(`lasium_omniglot_cpu`), and tests 5-way 1-shot accuracy on alphabets neither saw.",
+    train_cells("lasium_gan_omniglot_cpu", "the GAN and the meta-learner take up to 30 minutes each on a 2-core CPU")
+    + [SHOW, LASIUM_CHAIN],
   ),
 }
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen.nets import omniglot_gan
+from fsgen.nets import omniglot_gan, omniglot_vae
 from fsgen.nets.transposed_conv import SubPixelConvTranspose, phase_taps
 
 # float32 sums of at most k*k*C products in another order: relative to the largest entry.
@@ -82,3 +82,28 @@ def test_generator_forms_are_one_function_of_one_checkpoint():
   jax.tree.map(_close, jax.grad(loss(sub))(p_ref), jax.grad(loss(ref))(p_ref))
   with pytest.raises(ValueError, match="upsample must be 'subpixel' or 'transpose'"):
     omniglot_gan.Generator(upsample="nearest").init(jax.random.key(0), z)
+
+
+def test_vae_decoder_forms_are_one_function_of_one_checkpoint():
+  z = jax.random.normal(jax.random.key(1), (3, 20))
+  sub = omniglot_vae.Decoder(channels=1, width=8)
+  ref = omniglot_vae.Decoder(channels=1, width=8, upsample="transpose")
+  v_sub, v_ref = sub.init(jax.random.key(2), z), ref.init(jax.random.key(2), z)
+  # flax's automatic names of the first version (strides 2, 2, 1, 1, then the logits layer) still hold.
+  assert {f"ConvTranspose_{i}" for i in range(5)} <= set(v_sub["params"])
+  assert jax.tree.structure(v_sub) == jax.tree.structure(v_ref)
+  jax.tree.map(np.testing.assert_array_equal, v_sub, v_ref)
+  (x_sub, _), (x_ref, _) = sub.apply(v_ref, z, train=False), ref.apply(v_ref, z, train=False)
+  assert x_sub.shape == (3, 28, 28, 1)
+  _close(x_sub, x_ref)
+
+  def loss(m):
+    def f(p):
+      (images, _), _ = m.apply({**v_ref, "params": p}, z, train=True, mutable=["batch_stats"])
+      return jnp.sum(jnp.square(images - 0.5))
+
+    return f
+
+  jax.tree.map(_close, jax.grad(loss(sub))(v_ref["params"]), jax.grad(loss(ref))(v_ref["params"]))
+  with pytest.raises(ValueError, match="upsample must be 'subpixel' or 'transpose'"):
+    omniglot_vae.Decoder(upsample="nearest").init(jax.random.key(0), z)

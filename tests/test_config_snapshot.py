@@ -73,6 +73,11 @@ for _spec in [f"{p}{twin}{t}" for p in _MIXDL for twin in ("", "_nomixdl") for t
       CHANGED[_spec]["total_steps"] = (3000, 10_000, "issue 12: calibrated CPU length")
       CHANGED[_spec]["evals.nn.every"] = (3000, 10_000, "issue 12: at the end of the run")
 
+# issue 16: the quickstart gets R1 so it does not collapse on the 10-shot sets users bring
+# (experiments/reproduce/quickstart_robustness.py: 4 of 10 distinct NN on held-out MNIST digits without it).
+for _spec in ("quickstart", "quickstart:test"):
+  CHANGED.setdefault(_spec, {})["gan.r1_gamma"] = (0.0, 10.0, "issue 16: R1 against collapse on users' sets")
+
 # preset name -> number of training images N, for presets whose durations moved to epochs: the loop's
 # step count is epochs * ceil(N / batch_size) (fsgen.schedule), compared with the old step count.
 EPOCH_EQUIVALENT: dict[str, int] = {

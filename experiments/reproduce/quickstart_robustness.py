@@ -148,6 +148,30 @@ def run_cell(set_name: str, variant: str, seed: int, workdir: pathlib.Path, step
   return {"distinct_nn": {str(k): v for k, v in sorted(nn.items())}, "seconds": seconds, "run_dir": str(run_dir)}
 
 
+def montage(workdir: pathlib.Path, sets: list[str], variant: str, seed: int, n: int = 10) -> pathlib.Path | None:
+  """WORKDIR/montage_<variant>.png: per finished set a row of its 10 training images (as the run saw them)
+  then n EMA samples of the final generator, at 2x; colour for every row."""
+  import json  # pylint: disable=import-outside-toplevel
+
+  import ml_collections  # pylint: disable=import-outside-toplevel
+
+  from fsgen import data, grid, sample  # pylint: disable=import-outside-toplevel
+
+  rows = []
+  for s in sets:
+    run = workdir / "runs" / f"{s}_{variant}_s{seed}"
+    if not (workdir / "cells" / f"{s}_{variant}_s{seed}.json").exists():
+      continue
+    cfg = ml_collections.ConfigDict(json.loads((run / "config.json").read_text()))
+    real = data.to_float(data.load(cfg.data).images)
+    fake = np.asarray(sample.sample(workdir=str(run), n=n, seed=seed))
+    row = np.concatenate([real[:10], fake])
+    rows.append(np.repeat(row, 3, axis=-1) if row.shape[-1] == 1 else row)
+  if not rows:
+    return None
+  return grid.save_grid(np.concatenate(rows), workdir / f"montage_{variant}.png", nrow=10 + n, upscale=2)
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--sets", default="all")
@@ -156,6 +180,7 @@ def main():
   p.add_argument("--steps", type=int, default=0, help="override total steps (0: the preset's)")
   p.add_argument("--workdir", default="runs/quickstart_robustness")
   p.add_argument("--table-only", action="store_true", help="print the table of finished cells, run nothing")
+  p.add_argument("--montage", action="store_true", help="also write WORKDIR/montage_<variant>.png of finished sets")
   a = p.parse_args()
   sets = SETS if a.sets == "all" else a.sets.split(",")
   variants = a.variants.split(",")
@@ -189,6 +214,9 @@ def main():
   (workdir / "table.md").write_text(table + "\n\n" + note + "\n")
   print(table)
   print(note)
+  if a.montage:
+    for v in variants:
+      print("montage:", montage(workdir, sets, v, seeds[0]))
 
 
 if __name__ == "__main__":

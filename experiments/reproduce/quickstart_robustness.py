@@ -40,12 +40,16 @@ from PIL import Image  # noqa: E402
 from experiments import configs as presets  # noqa: E402
 from experiments.reproduce._common import cell, done, markdown_table, mean_spread  # noqa: E402
 
-# Named config overrides (dotted key -> value) tried against the preset; `preset` is the committed one.
-# no_r1 is the preset before issue 16's fix (R1 off): it collapsed on the held-out MNIST digits.
+# Named config overrides (dotted key -> value) tried against the preset; `preset` is the committed one
+# (R1 gamma 10 since issue 16). no_r1 is the preset before that fix; mbstd adds the DCGAN discriminator's
+# minibatch-stddev channel (group 4) to the preset.
 VARIANTS = {
   "preset": {},
   "no_r1": {"gan.r1_gamma": 0.0},
+  "r1_0.1": {"gan.r1_gamma": 0.1},
   "r1_1": {"gan.r1_gamma": 1.0},
+  "mbstd": {"model.D.mbstd_group": 4},
+  "mbstd_r1_1": {"gan.r1_gamma": 1.0, "model.D.mbstd_group": 4},
 }
 
 SETS = [

@@ -4,7 +4,7 @@ EMA generator). It proves the training loop and is the no-regularisation baselin
 Phases per step: "D" (adversarial D update), "D_r1" (R1 on reals every `r1_every` steps, scaled by the
 interval as in StyleGAN2's lazy regularisation; absent when r1_gamma = 0), "G" (+ EMA of G).
 Config: config.gan.{loss, z_dim, r1_gamma, r1_every, diffaug, ema_decay}, config.model.{G,D}.width,
-config.optim.{G,D}, config.batch_size, config.data.{resolution, channels}.
+config.model.D.mbstd_group (0 = off), config.optim.{G,D}, config.batch_size, config.data.{resolution, channels}.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def default_config() -> ml_collections.ConfigDict:
   c = configs.loop_defaults()
   c.method = "gan"
   c.data = configs.data_defaults()
-  c.model = dict(G=dict(width=64), D=dict(width=64))
+  c.model = dict(G=dict(width=64), D=dict(width=64, mbstd_group=0))
   c.optim = dict(
     G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999), D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999)
   )
@@ -44,7 +44,8 @@ class Method(BaseMethod):
     super().__init__(config, info)
     res, ch = config.data.resolution, config.data.channels
     self.G = self.mixed(dcgan.Generator(resolution=res, channels=ch, width=config.model.G.width))
-    self.D = self.mixed(dcgan.Discriminator(resolution=res, width=config.model.D.width))
+    d_cfg = config.model.D
+    self.D = self.mixed(dcgan.Discriminator(resolution=res, width=d_cfg.width, mbstd_group=d_cfg.get("mbstd_group", 0)))
     self.tx = {"G": optim.build(config.optim.G), "D": optim.build(config.optim.D)}
     self.hp = config.gan
     self.batch_size = config.batch_size

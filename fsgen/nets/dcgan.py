@@ -5,7 +5,11 @@ tanh, giving [B, R, R, C]. Radford et al. use transposed convolutions and batch 
 of the architecture but use sub-pixel upsampling (15x faster gradients on XLA:CPU) and ProGAN's pixel
 norm (stateless and per-example, so there are no batch statistics to keep for the EMA generator and one
 device computes exactly what four do).
-Discriminator: [B, R, R, C] -> (4x4 stride-2 conv, LeakyReLU 0.2) per level down to 4x4 -> dense -> [B].
+Discriminator: [B, R, R, C] -> (4x4 stride-2 conv, LeakyReLU 0.2) per level down to 4x4 -> [minibatch
+stddev, group G, when mbstd_group = G > 0] -> dense -> [B]. The minibatch-stddev channel (Karras et al.
+2018, ProGAN section 3; as in fsgen.nets.stylegan2) lets D see a batch's lack of variety: with it (and R1)
+the quickstart stops collapsing to one mode on users' 10-shot sets
+(experiments/reproduce/quickstart_robustness.py).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 import flax.linen as nn
 import jax.numpy as jnp
 
-from fsgen.nets.layers import SubPixelUp, pixel_norm
+from fsgen.nets.layers import SubPixelUp, minibatch_stddev, pixel_norm
 
 
 def _levels(resolution: int) -> int:
@@ -53,10 +57,13 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
   resolution: int = 32
   width: int = 64
+  mbstd_group: int = 0  # 0: no minibatch-stddev channel (the DCGAN of Radford et al.)
 
   @nn.compact
   def __call__(self, x):
     """x [B, R, R, C] -> logits [B]."""
     for i in range(_levels(self.resolution)):
       x = nn.leaky_relu(nn.Conv(self.width * 2**i, (4, 4), strides=2, padding=((1, 1), (1, 1)))(x), 0.2)
+    if self.mbstd_group:
+      x = minibatch_stddev(x, self.mbstd_group)
     return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]

@@ -106,3 +106,16 @@ def conv_matmul_wgrad(
     raise ValueError("conv_matmul_wgrad supports 2-D convolutions without feature groups")
   strides = tuple(int(s) for s in window_strides)
   return _conv_matmul_wgrad(lhs, rhs, strides, _explicit_padding(lhs.shape, rhs.shape, strides, padding))
+
+
+def minibatch_stddev(x, group: int = 4):
+  """Appends one channel: the std over groups of samples, averaged (rosinality grouping: sample j is in
+  subgroup j mod (B / G)). x [B, H, W, C] -> [B, H, W, C + 1]."""
+  b, h, w, _ = x.shape
+  g = min(group, b)
+  if b % g:
+    g = 1
+  y = x.reshape(g, b // g, h, w, -1)
+  s = jnp.sqrt(jnp.var(y, axis=0) + 1e-8).mean(axis=(1, 2, 3))  # [B / G]
+  s = jnp.tile(s, g)  # sample j -> s[j mod (B / G)]
+  return jnp.concatenate([x, jnp.broadcast_to(s[:, None, None, None], (b, h, w, 1))], axis=-1)

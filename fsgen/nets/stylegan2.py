@@ -31,6 +31,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from fsgen.nets.layers import minibatch_stddev  # noqa: F401  (re-exported: sg.minibatch_stddev)
+
 SQRT2 = math.sqrt(2.0)
 
 
@@ -249,19 +251,6 @@ class ResBlock(nn.Module):
     h2 = ConvAct(self.features, 3, down=True)(h1)
     skip = EqualConv(self.features, 1, use_bias=False)(downsample2x(x))
     return (h2 + skip) / SQRT2, h1, h2
-
-
-def minibatch_stddev(x, group: int = 4):
-  """Appends one channel: the std over groups of samples, averaged (rosinality grouping: sample j is in
-  subgroup j mod (B / G)). x [B, H, W, C] -> [B, H, W, C + 1]."""
-  b, h, w, _ = x.shape
-  g = min(group, b)
-  if b % g:
-    g = 1
-  y = x.reshape(g, b // g, h, w, -1)
-  s = jnp.sqrt(jnp.var(y, axis=0) + 1e-8).mean(axis=(1, 2, 3))  # [B / G]
-  s = jnp.tile(s, g)  # sample j -> s[j mod (B / G)]
-  return jnp.concatenate([x, jnp.broadcast_to(s[:, None, None, None], (b, h, w, 1))], axis=-1)
 
 
 class Discriminator(nn.Module):

@@ -100,8 +100,9 @@ def set_images(name: str) -> list[np.ndarray]:
       rng = np.random.default_rng(0)
       if arg == "chars":
         picked = [sorted(n for n in names if n.startswith(c + "/"))[0] for c in rng.choice(chars, 10, replace=False)]
-      else:
-        picked = sorted(n for n in names if n.startswith(chars[int(rng.integers(len(chars)))] + "/"))[:10]
+      else:  # one character (drawn once, not per file name), its first ten drawers
+        char = chars[int(rng.integers(len(chars)))]
+        picked = sorted(n for n in names if n.startswith(char + "/"))[:10]
       return [np.asarray(Image.open(io.BytesIO(zf.read(n))).convert("L")) for n in picked]
   if kind in ("anime10", "panda"):
     files = sorted((data / ("anime10" if kind == "anime10" else "panda100") / "img").glob("*"))

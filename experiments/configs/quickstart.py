@@ -7,7 +7,8 @@ Setting:  non-saturating loss, R1 (gamma 10, lazy every 16 steps), DiffAugment (
           EMA generator, Adam 2e-4. R1 keeps it from collapsing on the sharper sets users bring (without it,
           10 held-out MNIST digits gave one blob, 4 of 10 distinct nearest neighbours; see
           experiments/reproduce/quickstart_robustness.py and the README).
-Cost:     about 8 minutes on a 2-core CPU; writes runs/quickstart/samples/*.png, checkpoints and an export.
+Cost:     about 4.5 minutes on a 2-core CPU (266 s of training measured idle; up to 8 on a slower day);
+          writes runs/quickstart/samples/*.png, checkpoints and an export.
 Expected: digit-like samples at the end (10 training images, so mostly close variations of them).
 Reduced:  --config=quickstart:test runs a few steps (used by the tests).
 """

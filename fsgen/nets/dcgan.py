@@ -7,9 +7,9 @@ norm (stateless and per-example, so there are no batch statistics to keep for th
 device computes exactly what four do).
 Discriminator: [B, R, R, C] -> (4x4 stride-2 conv, LeakyReLU 0.2) per level down to 4x4 -> [minibatch
 stddev, group G, when mbstd_group = G > 0] -> dense -> [B]. The minibatch-stddev channel (Karras et al.
-2018, ProGAN section 3; as in fsgen.nets.stylegan2) lets D see a batch's lack of variety: with it (and R1)
-the quickstart stops collapsing to one mode on users' 10-shot sets
-(experiments/reproduce/quickstart_robustness.py).
+2018, ProGAN section 3; as in fsgen.nets.stylegan2) lets D see a batch's lack of variety. Off by default:
+on the quickstart's 10-shot robustness sets it did not remove the collapse on Omniglot (README, "The
+quickstart on your own images").
 """
 
 from __future__ import annotations

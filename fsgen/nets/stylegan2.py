@@ -31,7 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from fsgen.nets.layers import minibatch_stddev  # noqa: F401  (re-exported: sg.minibatch_stddev)
+from fsgen.nets.layers import minibatch_stddev
 
 SQRT2 = math.sqrt(2.0)
 

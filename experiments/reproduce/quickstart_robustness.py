@@ -50,6 +50,10 @@ VARIANTS = {
   "r1_1": {"gan.r1_gamma": 1.0},
   "mbstd": {"model.D.mbstd_group": 4},
   "mbstd_r1_1": {"gan.r1_gamma": 1.0, "model.D.mbstd_group": 4},
+  "ema99": {"gan.ema_decay": 0.99},
+  "w64": {"model.G.width": 64, "model.D.width": 64},
+  "no_color": {"gan.diffaug": "translation,cutout"},
+  "steps4k": {"total_steps": 4000},
 }
 
 SETS = [

@@ -42,7 +42,9 @@ from experiments.reproduce._common import cell, done, markdown_table, mean_sprea
 
 # Named config overrides (dotted key -> value) tried against the preset; `preset` is the committed one
 # (R1 gamma 10 since issue 16). no_r1 is the preset before that fix; mbstd adds the DCGAN discriminator's
-# minibatch-stddev channel (group 4) to the preset.
+# minibatch-stddev channel (group 4) to the preset. The session-7 screen against the remaining collapse:
+# ema99 (a faster EMA generator: 0.999 over 2,000 steps still averages in the early weights), w64 (the
+# gan method's default width), no_color (DiffAugment without its colour jitter), steps4k (twice as long).
 VARIANTS = {
   "preset": {},
   "no_r1": {"gan.r1_gamma": 0.0},

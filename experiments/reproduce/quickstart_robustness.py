@@ -6,7 +6,7 @@
 Each set is written as a folder of 10 PNGs (as a user's own images are) and the preset is trained on it
 with `--config.data.source=folder:DIR` and `data.channels` of the images (1 for greyscale, 3 for colour);
 the built-in 8x8 digits run as the preset ships. The `nn` evaluator of the preset (pixel space, 256 EMA
-samples) gives `distinct_nn` at step 1,000 and 2,000: how many of the 10 training images are the nearest
+samples) gives `distinct_nn` at step 1,000 and at the end (2,000; 4,000 for steps4k): how many of the 10 training images are the nearest
 neighbour of some sample (10 = every mode present; 1 = collapse to one mode).
 
 Sets (all from ../shared/data, 10 images each):
@@ -215,10 +215,12 @@ def main():
       results = [r for r in results if r]
       ran += len(results)
       secs += [r["seconds"] for r in results]
-      for step in ("1000", "2000"):
-        row.append(mean_spread([r["distinct_nn"].get(step) for r in results], 1) if results else "not run")
+      # step 1,000 and the run's last evaluation (2,000 for the preset, 4,000 for steps4k)
+      first = [r["distinct_nn"].get("1000") for r in results]
+      last = [r["distinct_nn"][max(r["distinct_nn"], key=int)] for r in results]
+      row += [mean_spread(first, 1), mean_spread(last, 1)] if results else ["not run", "not run"]
     rows.append(row)
-  header = ["set"] + [f"{v} @{k}" for v in variants for k in ("1k", "2k")]
+  header = ["set"] + [f"{v} @{k}" for v in variants for k in ("1k", "end")]
   table = markdown_table(header, rows)
   note = f"cells ran: {ran} of {len(cells)}; training s per run: {mean_spread(secs, 0)}"
   (workdir / "table.md").parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,9 @@
 Each set is written as a folder of 10 PNGs (as a user's own images are) and the preset is trained on it
 with `--config.data.source=folder:DIR` and `data.channels` of the images (1 for greyscale, 3 for colour);
 the built-in 8x8 digits run as the preset ships. The `nn` evaluator of the preset (pixel space, 256 EMA
-samples) gives `distinct_nn` at step 1,000 and at the end (2,000; 4,000 for steps4k): how many of the 10 training images are the nearest
-neighbour of some sample (10 = every mode present; 1 = collapse to one mode).
+samples) gives `distinct_nn` at step 1,000 and at the end (2,000; 4,000 for steps4k): how many of the
+10 training images are the nearest neighbour of some sample (10 = every mode present; 1 = collapse to one
+mode).
 
 Sets (all from ../shared/data, 10 images each):
   digits        scikit-learn's 8x8 digits, one per class (the preset's own data)

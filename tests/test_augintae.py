@@ -386,7 +386,7 @@ def test_reproduction_splits_omniglot_into_train_and_truly_novel_alphabets():
 
 def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
   """Training, reconstruction errors, the domain classifier (batch norm), few-shot FID/KID and domain
-  error through fsgen.metrics.evaluate, both reference rows, the grid and the table; a re-run reads the
+  error through fsgen.metrics.evaluate, both reference rows, the grid, the table and the k traces; a re-run reads the
   finished cells back instead of recomputing them."""
   from conftest import shared_path
 
@@ -405,6 +405,10 @@ def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
   assert (tmp_path / "augintae_omniglot_cpu_test_s0_novel.png").exists() and (tmp_path / "novel_s0.png").exists()
   generations = np.load(tmp_path / "augintae_omniglot_cpu_test_s0_novel.npy")
   assert generations.shape == (3, 6, 28, 28, 1) and np.all(np.abs(generations) <= 1)
+  trace = (tmp_path / "traces.md").read_text().splitlines()
+  assert trace[0] == "augintae_omniglot_cpu:test, seed 0" and trace[2].startswith("| step | k | margin |")
+  last = trace[4].split(" | ")  # the last logged step: k in [0, 1], a finite margin
+  assert 0.0 <= float(last[1]) <= 1.0 and np.isfinite(float(last[2]))
   mtime = (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns
   assert repro.main(argv) == text  # resumed: every cell read back
   assert (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns == mtime

@@ -26,13 +26,15 @@ domain error of the held-out real novel images).
 Each (seed, row) is a resumable cell (WORKDIR/cells/<row>_s<seed>.json); finished cells are read back,
 so a stopped script re-run with the same arguments continues. Per model cell it also writes
 WORKDIR/<preset>_s<seed>_novel.png: rows of novel characters, each `shots` seeds then generations.
-Writes WORKDIR/table.md (mean ± sample std over the seeds that ran; cells ran: k of n) and prints it.
+Writes WORKDIR/table.md (mean ± sample std over the seeds that ran; cells ran: k of n) and prints it, and
+WORKDIR/traces.md: k, margin, D(real), D(fake) and reconstruction loss every 500 steps of each run.
 Reduced form for tests: --classes 3 --n 48 --inception_size 75 --domain_steps 3 with `:test` presets.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -299,6 +301,32 @@ def table(cells: pathlib.Path, rows: list[str], seeds: list[int]) -> str:
   return markdown_table(["model", *(c for c, _, _ in COLUMNS)], body) + note
 
 
+TRACE_KEYS = (
+  ("k", "AE/k"),
+  ("margin", "AE/margin"),
+  ("D(real)", "AE/d_real"),
+  ("D(fake)", "AE/d_fake"),
+  ("recon L1", "AE/recon"),
+)
+
+
+def traces(workdir: pathlib.Path, presets: list[str], seeds: list[int], every: int = 500) -> str:
+  """The adaptive k rule's trace per trained run (A.1): k, the margin D(real) - D(fake), D's outputs on
+  real and generated images and the reconstruction loss, every `every` steps and at the last logged step,
+  read from WORKDIR/<preset>_s<seed>/metrics.jsonl; runs without a metrics file are left out."""
+  out = []
+  for preset in presets:
+    for s in seeds:
+      path = workdir / f"{preset.replace(':', '_')}_s{s}" / "metrics.jsonl"
+      if not path.exists():
+        continue
+      logged = [r for r in map(json.loads, path.read_text().splitlines()) if "AE/recon" in r]
+      keep = [r for r in logged if r["step"] % every == 0 or r is logged[-1]]
+      rows = [[r["step"], *(f"{r[k]:.3f}" if k in r else "n/a" for _, k in TRACE_KEYS)] for r in keep]
+      out.append(f"{preset}, seed {s}\n\n" + markdown_table(["step", *(n for n, _ in TRACE_KEYS)], rows))
+  return "\n\n".join(out) + "\n"
+
+
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--presets", default=PRESETS)
@@ -334,6 +362,7 @@ def main(argv=None):
   command = "python experiments/reproduce/augintae.py " + " ".join(argv if argv is not None else sys.argv[1:])
   text = f"`{command.strip()}`\n\n" + table(cells, rows, seeds)
   (workdir / "table.md").write_text(text)
+  (workdir / "traces.md").write_text(traces(workdir, presets, seeds))
   print(text)
   return text
 

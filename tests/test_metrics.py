@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from fsgen import assets
+from fsgen.data.preprocess import to_float
 from fsgen.metrics import cas, fid, inception, intra_lpips, kid, lpips, nn, ppl, pr
 from fsgen.nets.inception import InceptionV3
 
@@ -247,6 +248,17 @@ def test_memorisation_counts_distinct_neighbours(space, photos64):
   assert copies["distinct_nn"] == 3 and copies["nn_dist_max"] < 1e-3
   novel = ev.run(_sampler(panda[6:8]), jax.random.key(0))
   assert novel["nn_dist_min"] > 0.05
+
+
+def test_spread_ratio_is_zero_for_one_mode_and_one_for_the_training_set(photos64):
+  panda, _ = photos64
+  train = types.SimpleNamespace(images=panda[:6], labels=None)
+  ev = nn.Evaluator(train, n=6, space="pixel")
+  assert ev.run(_sampler(panda[:6]), jax.random.key(0))["spread_ratio"] == pytest.approx(1.0, rel=1e-6)
+  assert ev.run(_sampler(np.repeat(panda[:1], 6, axis=0)), jax.random.key(0))["spread_ratio"] < 1e-4
+  x = np.asarray(to_float(panda[:5]), np.float64).reshape(5, -1)
+  brute = np.mean([np.sqrt(np.mean((x[i] - x[j]) ** 2)) for i in range(5) for j in range(5) if i != j])
+  assert nn.mean_pairwise_rms(x, chunk=2) == pytest.approx(brute, rel=1e-6)
 
 
 # ---- Precision / recall, PPL, CAS ----------------------------------------------------------------------

@@ -8,7 +8,9 @@ with `--config.data.source=folder:DIR` and `data.channels` of the images (1 for 
 the built-in 8x8 digits run as the preset ships. The `nn` evaluator of the preset (pixel space, 256 EMA
 samples) gives `distinct_nn` at step 1,000 and at the end (2,000; 4,000 for steps4k): how many of the
 10 training images are the nearest neighbour of some sample (10 = every mode present; 1 = collapse to one
-mode).
+mode), and `spread_ratio` at the end: the samples' mean pairwise pixel distance over the training
+images' (~0 = one mode, ~1 = as varied as the training set; it separates collapse from blurred samples
+that share a nearest neighbour).
 
 Sets (all from ../shared/data, 10 images each):
   digits        scikit-learn's 8x8 digits, one per class (the preset's own data)
@@ -157,7 +159,13 @@ def run_cell(set_name: str, variant: str, seed: int, workdir: pathlib.Path, step
 
   lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
   nn = {r["step"]: r["nn/distinct_nn"] for r in lines if "nn/distinct_nn" in r}
-  return {"distinct_nn": {str(k): v for k, v in sorted(nn.items())}, "seconds": seconds, "run_dir": str(run_dir)}
+  spread = {r["step"]: r["nn/spread_ratio"] for r in lines if "nn/spread_ratio" in r}
+  return {
+    "distinct_nn": {str(k): v for k, v in sorted(nn.items())},
+    "spread_ratio": {str(k): v for k, v in sorted(spread.items())},
+    "seconds": seconds,
+    "run_dir": str(run_dir),
+  }
 
 
 def montage(workdir: pathlib.Path, sets: list[str], variant: str, seed: int, n: int = 10) -> pathlib.Path | None:
@@ -219,9 +227,12 @@ def main():
       # step 1,000 and the run's last evaluation (2,000 for the preset, 4,000 for steps4k)
       first = [r["distinct_nn"].get("1000") for r in results]
       last = [r["distinct_nn"][max(r["distinct_nn"], key=int)] for r in results]
-      row += [mean_spread(first, 1), mean_spread(last, 1)] if results else ["not run", "not run"]
+      # cells from before session 8 have no spread_ratio: n/a
+      spread = [r["spread_ratio"][max(r["spread_ratio"], key=int)] for r in results if r.get("spread_ratio")]
+      cols = [mean_spread(first, 1), mean_spread(last, 1), mean_spread(spread, 2)]
+      row += cols if results else ["not run"] * 3
     rows.append(row)
-  header = ["set"] + [f"{v} @{k}" for v in variants for k in ("1k", "end")]
+  header = ["set"] + [f"{v} {k}" for v in variants for k in ("NN @1k", "NN @end", "spread @end")]
   table = markdown_table(header, rows)
   note = f"cells ran: {ran} of {len(cells)}; training s per run: {mean_spread(secs, 0)}"
   (workdir / "table.md").parent.mkdir(parents=True, exist_ok=True)

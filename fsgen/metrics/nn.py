@@ -4,7 +4,11 @@ For generated x_g (M images) and training x_t (N images):
   distinct_nn = number of distinct training images that are the nearest neighbour of some sample
                 (MixDL Fig. 8b, "number of unique NN training samples");
   nn_dist_{mean,min,median,p10,p90,max} = the distribution of each sample's distance to its nearest
-                training image.
+                training image;
+  spread_ratio = (mean RMS distance between two distinct samples) / (the same between two distinct
+                training images), pixel space only: ~0 for a collapsed generator, ~1 for samples as
+                varied as the training set, whatever their nearest neighbours (blurred samples can share
+                one nearest training image and still differ from each other).
 Spaces: 'pixel' (RMS distance of flattened images in [-1, 1]), 'lpips_vgg' / 'lpips_alex' (LPIPS, via its
 feature form, Adaptive IMLE's NN space), 'inception' (Euclidean distance of pool3 features).
 Exact search by one matrix product (fsgen.neighbours.nearest), chunked over the generated images.
@@ -34,6 +38,22 @@ def summarize(idx: np.ndarray, dist: np.ndarray) -> dict[str, float]:
   }
 
 
+def mean_pairwise_rms(x: np.ndarray, chunk: int = 512) -> float:
+  """Mean RMS distance over the ordered pairs i != j of images x [M, H, W, C] (M >= 2), by
+  |a - b|^2 = |a|^2 + |b|^2 - 2 a.b in float64, chunked over rows."""
+  flat = np.asarray(x, np.float64).reshape(len(x), -1)
+  if len(flat) < 2:
+    raise ValueError(f"mean_pairwise_rms needs at least 2 images, got {len(flat)}")
+  sq = np.sum(flat**2, axis=1)
+  total = 0.0
+  for s in range(0, len(flat), chunk):
+    d2 = sq[s : s + chunk, None] + sq[None, :] - 2.0 * flat[s : s + chunk] @ flat.T
+    rms = np.sqrt(np.maximum(d2, 0.0) / flat.shape[1])
+    rms[np.arange(len(rms)), np.arange(s, s + len(rms))] = 0.0  # the i == j terms
+    total += float(rms.sum())
+  return total / (len(flat) * (len(flat) - 1))
+
+
 def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) -> dict[str, float]:
   """Pixel space. generated [M, H, W, C], train [N, H, W, C], both float in [-1, 1] -> statistics above."""
   keys = jnp.asarray(train.reshape(len(train), -1), jnp.float32)
@@ -48,7 +68,10 @@ def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) ->
   flat_g = np.asarray(generated, np.float32).reshape(len(generated), -1)
   flat_t = np.asarray(train, np.float32).reshape(len(train), -1)
   rms = np.sqrt(np.mean((flat_g - flat_t[idx]) ** 2, axis=1))
-  return summarize(idx, rms)
+  out = summarize(idx, rms)
+  if len(flat_g) > 1 and len(flat_t) > 1:
+    out["spread_ratio"] = mean_pairwise_rms(flat_g) / max(mean_pairwise_rms(flat_t), 1e-12)
+  return out
 
 
 def memorisation_in(

@@ -313,11 +313,14 @@ TRACE_KEYS = (
 def traces(workdir: pathlib.Path, presets: list[str], seeds: list[int], every: int = 500) -> str:
   """The adaptive k rule's trace per trained run (A.1): k, the margin D(real) - D(fake), D's outputs on
   real and generated images and the reconstruction loss, every `every` steps and at the last logged step,
-  read from WORKDIR/<preset>_s<seed>/metrics.jsonl; runs without a metrics file are left out."""
+  read from WORKDIR/<preset>_s<seed>/metrics.jsonl or its committed copy WORKDIR/<preset>_s<seed>_metrics.jsonl
+  (experiments/reproduce/results/augintae/); runs with neither are left out."""
   out = []
   for preset in presets:
     for s in seeds:
-      path = workdir / f"{preset.replace(':', '_')}_s{s}" / "metrics.jsonl"
+      run = f"{preset.replace(':', '_')}_s{s}"
+      path = workdir / run / "metrics.jsonl"
+      path = path if path.exists() else workdir / f"{run}_metrics.jsonl"
       if not path.exists():
         continue
       logged = [r for r in map(json.loads, path.read_text().splitlines()) if "AE/recon" in r]

@@ -291,12 +291,16 @@ def table(cells: pathlib.Path, rows: list[str], seeds: list[int]) -> str:
     ran += len(results)
     scale = {"kid": 1000.0, "train_seconds": 1 / 60}
     cols = [mean_spread([r[k] * scale.get(k, 1.0) for r in results if k in r], d) for _, k, d in COLUMNS]
-    body.append([row, *cols])
-  acc = [r["domain_clf_accuracy"] for s in seeds if (r := done(cells / f"real_novel_s{s}.json"))]
+    body.append([row, *(cols if results else ["not run"] * len(cols))])
+  # one classifier per seed; every cell of that seed records its held-out accuracy
+  per_seed = [
+    [r for row in rows if (r := done(cells / f"{row.replace(' ', '_').replace(':', '_')}_s{s}.json"))] for s in seeds
+  ]
+  acc = [rs[0]["domain_clf_accuracy"] for rs in per_seed if rs and "domain_clf_accuracy" in rs[0]]
   note = (
     f"\n\nrecon: RMS per pixel on 0..255; FID, KID, domain error: lower is better. Cells ran: {ran} of "
     f"{len(rows) * len(seeds)} (seeds {', '.join(map(str, seeds))}). Domain classifier held-out accuracy on "
-    f"real images: {mean_spread([100 * a for a in acc], 1)}%.\n"
+    f"real images: {mean_spread([100 * a for a in acc], 1, unit='%')}.\n"
   )
   return markdown_table(["model", *(c for c, _, _ in COLUMNS)], body) + note
 

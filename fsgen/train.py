@@ -116,8 +116,8 @@ class PhaseRunner:
       new, metrics = phase.fn(state, data, key)
       if phase.ema:
         ema = dict(new["ema"])
-        for net, decay in phase.ema.items():
-          ema[net] = ema_update(ema[net], new["params"][net], decay)
+        for net, decay in phase.ema.items():  # a float, or step -> decay (a ramp-up)
+          ema[net] = ema_update(ema[net], new["params"][net], decay(step) if callable(decay) else decay)
         new = {**new, "ema": ema}
       return {**new, "health": health.record(self.guard, state["health"], step, index, metrics, new["params"])}, metrics
 

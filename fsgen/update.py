@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import optax
 
 
@@ -62,3 +63,18 @@ def gradient_step(
 def ema_update(ema, params, decay: float):
   """Exponential moving average: ema + (1 - decay) * (params - ema), leaf by leaf."""
   return jax.tree.map(lambda e, p: e + (1.0 - decay) * (p - e), ema, params)
+
+
+def ema_rampup_decay(decay: float, rampup: float):
+  """StyleGAN2-ADA's EMA ramp-up (its training loop's `ema_rampup`), counted in steps: the EMA's half-life
+  is min(h, rampup * step) steps, h = ln 0.5 / ln decay, i.e. decay(step) = min(decay, 0.5 ** (1 /
+  (rampup * step))): 0 at step 0 (the EMA starts as the weights), `decay` once rampup * step >= h. Early
+  weights then stop weighing on the average of a short run. Returns step (int array) -> decay (float32)."""
+  if not 0.0 < decay < 1.0 or rampup <= 0.0:
+    raise ValueError(f"ema_rampup_decay needs 0 < decay < 1 and rampup > 0 (got decay={decay}, rampup={rampup})")
+
+  def decay_at(step):
+    half_life = jnp.maximum(rampup * jnp.asarray(step, jnp.float32), 1e-8)
+    return jnp.minimum(decay, 0.5 ** (1.0 / half_life))
+
+  return decay_at

@@ -261,3 +261,29 @@ def test_every_phase_metric_of_a_mixdl_step_reaches_the_logs(tmp_path):
     for v in Event.FromString(payload).summary.value
   }
   assert set(logged) <= tags
+
+
+def test_ema_rampup_starts_at_the_weights_and_reaches_the_decay():
+  from fsgen.update import ema_rampup_decay
+
+  decay_at = ema_rampup_decay(0.999, 0.05)
+  assert float(decay_at(jnp.int32(0))) == 0.0  # the EMA starts as the weights
+  np.testing.assert_allclose(float(decay_at(jnp.int32(10))), 0.25, rtol=1e-6)  # half-life 0.5 steps
+  np.testing.assert_allclose(float(decay_at(jnp.int32(100_000))), 0.999, rtol=1e-7)
+  with pytest.raises(ValueError, match="rampup > 0"):
+    ema_rampup_decay(0.999, 0.0)
+
+
+def test_gan_ema_rampup_follows_the_weights_early_and_compiles_once(tmp_path):
+  """gan.ema_rampup: over 3 steps the ramped EMA stays within a decay of ~1e-3 of G (the constant 0.999
+  EMA stays near G's initial weights); the step-dependent decay is traced, so G compiles once."""
+  gaps = {}
+  for rampup in (0.0, 0.05):
+    c = _tiny_config(total_steps=3)
+    c.gan.ema_rampup = rampup
+    result = train.train_and_evaluate(c, tmp_path / str(rampup))
+    assert result.compile_counts["G"] == 1
+    g, ema = result.state["params"]["G"], result.state["ema"]["G"]
+    diff = sum(float(jnp.sum((a - b) ** 2)) for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(ema)))
+    gaps[rampup] = diff**0.5
+  assert gaps[0.05] < 0.01 * gaps[0.0] and gaps[0.0] > 0

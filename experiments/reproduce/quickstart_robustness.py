@@ -47,7 +47,8 @@ from experiments.reproduce._common import cell, done, markdown_table, mean_sprea
 # (R1 gamma 10 since issue 16). no_r1 is the preset before that fix; mbstd adds the DCGAN discriminator's
 # minibatch-stddev channel (group 4) to the preset. The session-7 screen against the remaining collapse:
 # ema99 (a faster EMA generator: 0.999 over 2,000 steps still averages in the early weights), w64 (the
-# gan method's default width), no_color (DiffAugment without its colour jitter), steps4k (twice as long).
+# gan method's default width), no_color (DiffAugment without its colour jitter), steps4k (twice as long);
+# session 8: ema_ramp (StyleGAN2-ADA's EMA ramp-up, rampup 0.05: half-life min(693, 0.05 * step) steps).
 VARIANTS = {
   "preset": {},
   "no_r1": {"gan.r1_gamma": 0.0},
@@ -59,6 +60,7 @@ VARIANTS = {
   "w64": {"model.G.width": 64, "model.D.width": 64},
   "no_color": {"gan.diffaug": "translation,cutout"},
   "steps4k": {"total_steps": 4000},
+  "ema_ramp": {"gan.ema_rampup": 0.05},
 }
 
 SETS = [

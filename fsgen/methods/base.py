@@ -44,7 +44,8 @@ class Phase:
     consecutive steps out of every `every`, starting at `offset` (default: every step). COLA's
     alternating epochs are every = 2 * steps_per_epoch, length = steps_per_epoch, offset 0 or
     steps_per_epoch.
-  ema: {net: decay}: after fn, the loop updates state["ema"][net] toward state["params"][net].
+  ema: {net: decay}: after fn, the loop updates state["ema"][net] toward state["params"][net]; decay is a
+    float or a function of the step (e.g. fsgen.update.ema_rampup_decay).
   """
 
   name: str
@@ -52,7 +53,7 @@ class Phase:
   every: int = 1
   offset: int = 0
   length: int = 1
-  ema: dict[str, float] = dataclasses.field(default_factory=dict)
+  ema: dict[str, float | Callable] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     if self.every < 1 or not 0 <= self.offset < self.every or not 1 <= self.length <= self.every:

@@ -3,8 +3,10 @@ EMA generator). It proves the training loop and is the no-regularisation baselin
 
 Phases per step: "D" (adversarial D update), "D_r1" (R1 on reals every `r1_every` steps, scaled by the
 interval as in StyleGAN2's lazy regularisation; absent when r1_gamma = 0), "G" (+ EMA of G).
-Config: config.gan.{loss, z_dim, r1_gamma, r1_every, diffaug, ema_decay}, config.model.{G,D}.width,
+Config: config.gan.{loss, z_dim, r1_gamma, r1_every, diffaug, ema_decay, ema_rampup}, config.model.{G,D}.width,
 config.model.D.mbstd_group (0 = off), config.optim.{G,D}, config.batch_size, config.data.{resolution, channels}.
+ema_rampup > 0 ramps the EMA's half-life up with the step as StyleGAN2-ADA does (fsgen.update.ema_rampup_decay;
+0 = a constant ema_decay).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase, warm_start
 from fsgen.nets import dcgan
 from fsgen.parallel import shard_batch
-from fsgen.update import gradient_step
+from fsgen.update import ema_rampup_decay, gradient_step
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -34,7 +36,13 @@ def default_config() -> ml_collections.ConfigDict:
     G=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999), D=dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999)
   )
   c.gan = dict(
-    loss="nonsaturating", z_dim=128, r1_gamma=0.0, r1_every=16, diffaug="color,translation,cutout", ema_decay=0.999
+    loss="nonsaturating",
+    z_dim=128,
+    r1_gamma=0.0,
+    r1_every=16,
+    diffaug="color,translation,cutout",
+    ema_decay=0.999,
+    ema_rampup=0.0,
   )
   return c
 
@@ -110,7 +118,9 @@ class Method(BaseMethod):
     phases = [Phase("D", self.d_step)]
     if self.hp.r1_gamma > 0:
       phases.append(Phase("D_r1", self.r1_step, every=self.hp.r1_every))
-    phases.append(Phase("G", self.g_step, ema={"G": self.hp.ema_decay}))
+    rampup = self.hp.get("ema_rampup", 0.0)
+    decay = ema_rampup_decay(self.hp.ema_decay, rampup) if rampup > 0 else self.hp.ema_decay
+    phases.append(Phase("G", self.g_step, ema={"G": decay}))
     return phases
 
   def sampling_params(self, state):

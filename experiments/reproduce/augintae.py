@@ -283,19 +283,22 @@ COLUMNS = (
 )
 
 
+def cell_path(cells: pathlib.Path, row: str, seed: int) -> pathlib.Path:
+  """CELLS/<row>_s<seed>.json, with spaces and colons of the row's name as underscores."""
+  return cells / f"{row.replace(' ', '_').replace(':', '_')}_s{seed}.json"
+
+
 def table(cells: pathlib.Path, rows: list[str], seeds: list[int]) -> str:
   """Mean ± sample std over the seeds whose cell finished; KID is shown x 1000."""
   body, ran = [], 0
   for row in rows:
-    results = [r for s in seeds if (r := done(cells / f"{row.replace(' ', '_').replace(':', '_')}_s{s}.json"))]
+    results = [r for s in seeds if (r := done(cell_path(cells, row, s)))]
     ran += len(results)
     scale = {"kid": 1000.0, "train_seconds": 1 / 60}
     cols = [mean_spread([r[k] * scale.get(k, 1.0) for r in results if k in r], d) for _, k, d in COLUMNS]
     body.append([row, *(cols if results else ["not run"] * len(cols))])
   # one classifier per seed; every cell of that seed records its held-out accuracy
-  per_seed = [
-    [r for row in rows if (r := done(cells / f"{row.replace(' ', '_').replace(':', '_')}_s{s}.json"))] for s in seeds
-  ]
+  per_seed = [[r for row in rows if (r := done(cell_path(cells, row, s)))] for s in seeds]
   acc = [rs[0]["domain_clf_accuracy"] for rs in per_seed if rs and "domain_clf_accuracy" in rs[0]]
   note = (
     f"\n\nrecon: RMS per pixel on 0..255; FID, KID, domain error: lower is better. Cells ran: {ran} of "
@@ -357,7 +360,7 @@ def main(argv=None):
   rows = presets + list(REFERENCE_ROWS)
   alphas = load(presets[0]).augintae.path_alphas
   for s in seeds:  # seed-major: every row of seed 0 before any of seed 1
-    names = {row: cells / f"{row.replace(' ', '_').replace(':', '_')}_s{s}.json" for row in rows}
+    names = {row: cell_path(cells, row, s) for row in rows}
     if all(path.exists() for path in names.values()):
       continue
     ctx = Context(a, domains, s, alphas)

@@ -40,7 +40,8 @@ def summarize(idx: np.ndarray, dist: np.ndarray) -> dict[str, float]:
 
 def mean_pairwise_rms(x: np.ndarray, chunk: int = 512) -> float:
   """Mean RMS distance over the ordered pairs i != j of images x [M, H, W, C] (M >= 2), by
-  |a - b|^2 = |a|^2 + |b|^2 - 2 a.b in float64, chunked over rows."""
+  |a - b|^2 = |a|^2 + |b|^2 - 2 a.b in float64, chunked over rows (not fsgen.neighbours.sq_distances:
+  in float32 that form cancels to ~1e-3 RMS for identical images, which would hide a full collapse)."""
   flat = np.asarray(x, np.float64).reshape(len(x), -1)
   if len(flat) < 2:
     raise ValueError(f"mean_pairwise_rms needs at least 2 images, got {len(flat)}")

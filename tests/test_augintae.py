@@ -214,6 +214,23 @@ def test_ae_phase_moves_encoder_and_decoder_and_freezes_d_and_the_d_phase_the_re
   assert _leaves_equal(ae["batch_stats"]["D"], state["batch_stats"]["D"])
 
 
+def test_intae_logs_d_and_the_push_share_of_its_interpolations():
+  """IntAE's diagnostics: D on the reconstructions and on the interpolations average to D on all decoded
+  images (2 : 1), and the interpolation's share of the equalised push is a fraction, checked against the
+  helper on a push that puts all of it on one slot."""
+  m, data, state = _method("int")
+  _, metrics = jax.jit(m.ae_step)(state, data, jax.random.key(1))
+  d_all = (2 * float(metrics["AE/d_recon"]) + float(metrics["AE/d_interp"])) / 3
+  np.testing.assert_allclose(d_all, float(metrics["AE/d_fake"]), rtol=1e-4, atol=1e-6)
+  assert 0.0 < float(metrics["AE/push_interp"]) < 1.0
+  _, dm = jax.jit(m.d_step)(state, data, jax.random.key(2))
+  assert np.isfinite(float(dm["D/interp"]))
+  push = jnp.zeros((4, 3, 2, 2, 1)).at[:, 2].set(1.0)
+  out = augintae._slot_metrics(jnp.arange(12.0).reshape(4, 3), push)
+  assert float(out["AE/push_interp"]) == pytest.approx(1.0)
+  assert float(out["AE/d_interp"]) == pytest.approx(np.mean([2, 5, 8, 11]))
+
+
 def test_k_rises_again_once_d_separates_real_from_fake_and_falls_while_d_is_fooled():
   """The adaptive k of Eq. 4-6 through the method's phases, with the -1/+1 coding: a D trained for a few
   steps separates the real images from an untrained decoder's output by a margin above 1 and k climbs

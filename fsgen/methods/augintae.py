@@ -39,7 +39,9 @@ Batch norm in E and G as in InfoGAN (statistics in state["batch_stats"], running
 fsgen.nets.autoencoder says why pixel norm fails there); D runs in training mode only.
 
 Metrics: D/{adv, real, fake} (D phase); AE/{recon, adv, gamma, d_real, d_fake, margin, k} (AE phase:
-D's batch means on this step's real and decoded images, their difference and k after the update).
+D's batch means on this step's real and decoded images, their difference and k after the update);
+IntAE also logs D/interp, AE/{d_recon, d_interp} (D on the reconstructions and on the interpolations)
+and AE/push_interp (the interpolation's share of each example's squared adversarial push, Eq. 3).
 Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
 Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
 lsgan.{real, fake, generator}, d_batch, gamma_eps, lr_drop_epochs, num_seeds, path_alphas},
@@ -142,7 +144,8 @@ def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float, *, has
   reconstruction gradient ("we rescale all adversarial gradients so that their magnitudes match those of
   the reconstruction loss gradient", A.1, per image), coupled or not; without coupling it is the
   gradient of mean_i gamma_i adv_i. D runs forward and backward once (the gradient is reused).
-  Returns (loss, gamma [B], adv [B]) or, with `has_aux`, (loss, gamma, adv, aux).
+  Returns (loss, gamma [B], adv [B]) or, with `has_aux`, (loss, gamma, adv, aux, push) where push
+  [B, ...] (stop-gradient) is the rescaled adversarial gradient reaching each decoded image.
   """
   x = jax.lax.stop_gradient(decoded)
   adv, vjp, *aux = jax.vjp(adv_fn, x, has_aux=has_aux)
@@ -153,7 +156,16 @@ def equalised_adversarial(rec_fn, adv_fn, decoded: jax.Array, eps: float, *, has
   push = jax.lax.stop_gradient(gamma.reshape((-1,) + (1,) * (decoded.ndim - 1)) * g_adv / decoded.shape[0])
   surrogate = jnp.sum(push * decoded)  # d / d decoded = push
   loss = surrogate - jax.lax.stop_gradient(surrogate) + jnp.mean(adv)
-  return (loss, gamma, adv, aux[0]) if has_aux else (loss, gamma, adv)
+  return (loss, gamma, adv, aux[0], push) if has_aux else (loss, gamma, adv)
+
+
+def _slot_metrics(d_fake: jax.Array, push: jax.Array) -> dict:
+  """IntAE diagnostics from D's outputs d_fake [B, 3] and the push [B, 3, H, W, C] on the decoded images
+  (slots: reconstruction 1, reconstruction 2, interpolation): D on the reconstructions and on the
+  interpolations, and the interpolation's share of each example's squared push norm, averaged."""
+  sq = jnp.sum(jnp.square(push.reshape(push.shape[0], push.shape[1], -1)), -1)
+  share = sq[:, 2] / jnp.maximum(jnp.sum(sq, -1), 1e-30)
+  return {"AE/d_recon": d_fake[:, :2].mean(), "AE/d_interp": d_fake[:, 2].mean(), "AE/push_interp": share.mean()}
 
 
 class Method(BaseMethod):
@@ -291,6 +303,8 @@ class Method(BaseMethod):
       real_out, fake_out, stats = self._scores(d, bs["D"], real, fake)
       loss = lsgan_d_loss(real_out, fake_out, hp.lsgan.real, hp.lsgan.fake)
       metrics = {"D/adv": loss, "D/real": real_out.mean(), "D/fake": fake_out.mean()}
+      if hp.mode == "int":  # D on the interpolations alone (slot 2 of each example's 3 decoded images)
+        metrics["D/interp"] = fake_out.reshape(-1, 3)[:, 2].mean()
       return loss, metrics, stats
 
     state, metrics, d_stats = gradient_step(state, "D", self.tx, loss_fn, has_aux=True)
@@ -319,10 +333,14 @@ class Method(BaseMethod):
       metrics = {"AE/recon": rec.mean()}
       loss = rec.mean()
       if hp.adversarial:
-        adv, gamma, raw, (d_real, d_fake) = equalised_adversarial(rec_fn, adv_fn, decoded, hp.gamma_eps, has_aux=True)
+        adv, gamma, raw, (d_real, d_fake), push = equalised_adversarial(
+          rec_fn, adv_fn, decoded, hp.gamma_eps, has_aux=True
+        )
         loss = loss + k * adv
         metrics.update({"AE/adv": raw.mean(), "AE/gamma": gamma.mean()})
         metrics.update({"AE/d_real": d_real.mean(), "AE/d_fake": d_fake.mean()})
+        if hp.mode == "int":  # where the equalised push goes: the interpolation vs the two reconstructions
+          metrics.update(_slot_metrics(d_fake.reshape(decoded.shape[:2]), push))
       return loss, metrics, {"E": bs_e, "G": bs_g}
 
     state, metrics, new_stats = gradient_step(state, ("E", "G"), self.tx, loss_fn, has_aux=True)

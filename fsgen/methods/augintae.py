@@ -45,7 +45,7 @@ and AE/push_interp (the interpolation's share of each example's squared adversar
 Phases per step: "D" (LSGAN discriminator; absent without the GAN term), "AE" (E and G jointly, then k).
 Config: config.augintae.{mode, latent_dim, interpolation, augment, fill, adversarial, k_init, k_rate,
 lsgan.{real, fake, generator}, d_batch, gamma_eps, lr_drop_epochs, num_seeds, path_alphas},
-config.model.{arch, width, d_norm}, config.optim.{AE, D}.
+config.model.{arch, width, d_norm, upsample}, config.optim.{AE, D}.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
   c.data = configs.data_defaults(resolution=28, channels=1)
   c.batch_size = 64
   c.total_epochs, c.total_steps = 100, 0
-  c.model = dict(arch="infogan", width=64, d_norm="batch")
+  c.model = dict(arch="infogan", width=64, d_norm="batch", upsample="subpixel")
   c.optim = dict(AE=dict(name="adam", learning_rate=1e-3), D=dict(name="adam", learning_rate=1e-3))
   c.augintae = dict(
     mode=mode,
@@ -187,6 +187,7 @@ class Method(BaseMethod):
       latent_dim=hp.latent_dim,
       width=config.model.width,
       d_norm=config.model.d_norm,
+      upsample=config.model.get("upsample", "subpixel"),  # workdirs written before the key had "subpixel"
     )
     self.E, self.G, self.D = (self.mixed(net) for net in nets)
     self.batch_size = config.batch_size

@@ -16,8 +16,12 @@ and decoder does not work here: on mostly-white Omniglot pages it keeps what all
 decoded images hardly depend on the input, and L1 drives the decoder to the blank page (measured: L1
 0.157 and zero spread over the batch after 300 steps, against 0.066 with batch norm). Every net takes
 `train` (batch statistics vs running averages).
-Departures: stride-2 transposed convs -> sub-pixel upsampling (same shapes, ~15x faster gradients on
-XLA:CPU); tanh output on [-1, 1] images instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]).
+"upsample" (both decoders): "transpose" (the original nets' 4x4 stride-2 transposed conv, computed in
+sub-pixel form by fsgen.nets.transposed_conv: the same function, as fast as the other form) or "subpixel"
+(a free 3x3 conv to 4C channels + depth-to-space: a superset of the transposed conv whose four output
+phases are independent; under IntAE's adversarial push on interpolations it drew period-2 row stripes,
+issue 13).
+Departures: tanh output on [-1, 1] images instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]).
 The leaky slope is InfoGAN's code value, 0.01 (its paper says 0.1).
 """
 
@@ -30,8 +34,19 @@ import jax
 import jax.numpy as jnp
 
 from fsgen.nets.layers import SubPixelUp, pixel_norm
+from fsgen.nets.transposed_conv import SubPixelConvTranspose
 
 LEAK = 0.01
+UPSAMPLE = ("transpose", "subpixel")
+
+
+def _up(kind: str, features: int) -> nn.Module:
+  """2x upsampling [B, H, W, C] -> [B, 2H, 2W, features] of form `kind` (see the module docstring)."""
+  if kind == "transpose":
+    return SubPixelConvTranspose(features, 4, 2)
+  if kind == "subpixel":
+    return SubPixelUp(features)
+  raise ValueError(f"autoencoder upsample must be one of {UPSAMPLE}, got {kind!r}")
 
 
 def _unit(z: jax.Array) -> jax.Array:
@@ -75,6 +90,7 @@ class InfoGANDecoder(nn.Module):
   width: int = 64
   hidden: int = 1024
   norm: str = "batch"
+  upsample: str = "transpose"
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -82,8 +98,8 @@ class InfoGANDecoder(nn.Module):
     h = nn.relu(_norm(self.norm, nn.Dense(self.hidden)(z), train))
     h = nn.relu(_norm(self.norm, nn.Dense(s * s * 2 * self.width)(h), train))
     h = h.reshape(z.shape[0], s, s, 2 * self.width)
-    h = nn.relu(_norm(self.norm, SubPixelUp(self.width)(h), train))
-    return jnp.tanh(SubPixelUp(self.channels)(h))
+    h = nn.relu(_norm(self.norm, _up(self.upsample, self.width)(h), train))
+    return jnp.tanh(_up(self.upsample, self.channels)(h))
 
 
 class DCGANEncoder(nn.Module):
@@ -116,6 +132,7 @@ class DCGANDecoder(nn.Module):
   channels: int = 3
   width: int = 64
   norm: str = "batch"
+  upsample: str = "transpose"
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -126,25 +143,37 @@ class DCGANDecoder(nn.Module):
     h = nn.Dense(4 * 4 * c)(z).reshape(z.shape[0], 4, 4, c)
     h = nn.relu(_norm(self.norm, h, train))
     for i in range(levels):
-      h = nn.relu(_norm(self.norm, SubPixelUp(self.width * 2 ** max(levels - 2 - i, 0))(h), train))
+      h = nn.relu(_norm(self.norm, _up(self.upsample, self.width * 2 ** max(levels - 2 - i, 0))(h), train))
     return jnp.tanh(nn.Conv(self.channels, (3, 3), padding="SAME")(h))
 
 
-def build(arch: str, *, resolution: int, channels: int, latent_dim: int, width: int, d_norm: str = "batch"):
+def build(
+  arch: str,
+  *,
+  resolution: int,
+  channels: int,
+  latent_dim: int,
+  width: int,
+  d_norm: str = "batch",
+  upsample: str = "transpose",
+):
   """(encoder, decoder, discriminator) of `arch` ("infogan" or "dcgan"); D outputs [B, 1] and has the
-  encoder's architecture with `d_norm` ("batch", as the paper says, or "pixel")."""
+  encoder's architecture with `d_norm` ("batch", as the paper says, or "pixel"); the decoder upsamples
+  with `upsample` ("transpose" or "subpixel")."""
+  if upsample not in UPSAMPLE:
+    raise ValueError(f"model.upsample must be one of {UPSAMPLE}, got {upsample!r}")
   if arch == "infogan":
     if resolution % 4:
       raise ValueError(f"the InfoGAN autoencoder needs a resolution divisible by 4, got {resolution}")
     return (
       InfoGANEncoder(out=latent_dim, width=width),
-      InfoGANDecoder(resolution, channels, width),
+      InfoGANDecoder(resolution, channels, width, upsample=upsample),
       InfoGANEncoder(out=1, width=width, unit=False, norm=d_norm),
     )
   if arch == "dcgan":
     return (
       DCGANEncoder(out=latent_dim, width=width),
-      DCGANDecoder(resolution=resolution, channels=channels, width=width),
+      DCGANDecoder(resolution=resolution, channels=channels, width=width, upsample=upsample),
       DCGANEncoder(out=1, width=width, unit=False, norm=d_norm),
     )
   raise ValueError(f"unknown autoencoder architecture {arch!r} (known: infogan, dcgan)")

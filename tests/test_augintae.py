@@ -429,3 +429,50 @@ def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
   mtime = (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns
   assert repro.main(argv) == text  # resumed: every cell read back
   assert (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns == mtime
+
+
+def test_grid_score_finds_a_period_4_pattern_and_not_strokes():
+  """experiments/reproduce/augintae_stripes.py: a pure period-4 pattern scores 1, a stroke on a page and
+  white noise stay near the 15/783 share of a flat spectrum."""
+  import importlib.util
+
+  from conftest import ROOT
+
+  spec = importlib.util.spec_from_file_location("stripes", ROOT / "experiments/reproduce/augintae_stripes.py")
+  stripes = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(stripes)
+  rows = jnp.tile(jnp.asarray([1.0, 1.0, -1.0, -1.0]), 7)
+  pattern = jnp.broadcast_to(rows[:, None] * rows[None, :], (2, 28, 28))[..., None]
+  assert stripes.grid_score(pattern)[0] == pytest.approx(1.0, abs=1e-5)
+  page = -jnp.ones((1, 28, 28, 1)).at[:, 6:22, 12:15].set(1.0)
+  noise = jax.random.normal(jax.random.key(0), (8, 28, 28, 1))
+  assert stripes.grid_score(page)[0] < 0.05 and stripes.grid_score(noise)[0] < 0.05
+  with pytest.raises(ValueError, match="period 3"):
+    stripes.grid_score(page, period=3)
+
+
+def test_transpose_upsampling_is_the_original_4x4_stride2_transposed_conv():
+  """model.upsample="transpose": the InfoGAN decoder equals the same net built from flax ConvTranspose
+  (4x4, stride 2, SAME) with the same parameters; a bad value is refused naming the key."""
+  import flax.linen as nn
+
+  from fsgen.nets import autoencoder
+
+  class Reference(nn.Module):
+    @nn.compact
+    def __call__(self, z):
+      h = nn.relu(nn.BatchNorm(use_running_average=True)(nn.Dense(1024)(z)))
+      h = nn.relu(nn.BatchNorm(use_running_average=True)(nn.Dense(7 * 7 * 16)(h))).reshape(-1, 7, 7, 16)
+      h = nn.ConvTranspose(8, (4, 4), (2, 2), padding="SAME", name="SubPixelConvTranspose_0")(h)
+      h = nn.relu(nn.BatchNorm(use_running_average=True, name="BatchNorm_2")(h))
+      return jnp.tanh(nn.ConvTranspose(1, (4, 4), (2, 2), padding="SAME", name="SubPixelConvTranspose_1")(h))
+
+  decoder = autoencoder.InfoGANDecoder(28, 1, width=8, upsample="transpose")
+  z = jax.random.normal(jax.random.key(1), (3, 32))
+  variables = decoder.init(jax.random.key(2), z, train=False)
+  ours = decoder.apply(variables, z, train=False)
+  theirs = Reference().apply(variables, z)
+  assert ours.shape == (3, 28, 28, 1)
+  np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-5)
+  with pytest.raises(ValueError, match="model.upsample"):
+    autoencoder.build("infogan", resolution=28, channels=1, latent_dim=32, width=8, upsample="nearest")

@@ -4,6 +4,7 @@
   python bench/phase_speed.py --config=scola_fmnist_10spc_cpu        # COLA's Step II step (one-hot targets)
   python bench/phase_speed.py --config=mixdl_panda10_cpu
   python bench/phase_speed.py --config=scola_fmnist_20spc_cpu --classifier  # + the B.3 classifier step
+  python bench/phase_speed.py --config=intae_omniglot_cpu --set model.upsample=subpixel  # one key changed
 
 The preset's own data is loaded (as in training) and its state initialised on one device; each phase is
 then called `calls` times back to back (state donated, as in the loop) after one compiling call. A
@@ -38,8 +39,11 @@ def main():
   p.add_argument("--config", required=True, help="preset NAME[:args] or path.py[:args]")
   p.add_argument("--calls", type=int, default=10)
   p.add_argument("--classifier", action="store_true", help="also time the B.3 classifier step (sCOLA presets)")
+  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
   a = p.parse_args()
   c = configs.load(a.config)
+  for item in a.set:
+    set_key(c, item)
   dataset = fsdata.load(c.data)
   host = {"images": dataset.images}
   if dataset.labels is not None:
@@ -73,6 +77,19 @@ def main():
   if a.classifier:
     classifier_speed(c, dataset, a.calls)
   print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def set_key(c, item: str) -> None:
+  """'model.upsample=subpixel' -> c.model.upsample = 'subpixel', typed as the preset's value."""
+  key, sep, value = item.partition("=")
+  parent, _, leaf = key.rpartition(".")
+  node = c
+  for part in filter(None, parent.split(".")):
+    node = node[part]
+  if not sep or leaf not in node:
+    raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY an existing config key")
+  old = node[leaf]
+  node[leaf] = (value.lower() in ("1", "true")) if isinstance(old, bool) else type(old)(value)
 
 
 def classifier_speed(c, dataset, calls: int) -> None:

@@ -167,3 +167,30 @@ def test_reproduction_table_pairs_seeds_and_marks_missing_cells(tmp_path):
   assert f"[{diffs.mean() - half:.2f}, {diffs.mean() + half:.2f}]" in row5
   assert row10.count("n/a") == 5  # three modes, the paired difference, the per-seed list
   assert "classifier cells ran: 6 of 18" in table
+
+
+def test_copied_cells_without_their_generator_train_it_again(tmp_path, monkeypatch):
+  """Cells copied from results/cola/ to a new machine: a finished classifier is kept, a pending one gets
+  its generator trained again (the recorded generator.json has no checkpoint behind it)."""
+  import json
+
+  from experiments.reproduce import cola as reproduce
+
+  calls = []
+  monkeypatch.setattr(reproduce.train, "train_and_evaluate", lambda c, w: calls.append("train") or _Result())
+  monkeypatch.setattr(reproduce, "classify_workdir", lambda w, c, modes: calls.append(modes) or {modes[0]: 0.7})
+  d = tmp_path / "scola_5spc_seed0"
+  d.mkdir()
+  (d / "generator.json").write_text(json.dumps({"seconds": 64.0, "steps": 900}))
+  (d / "classify_real.json").write_text(json.dumps({"accuracy": 0.57, "seconds": 190.0}))
+  out = reproduce.scola_cells(tmp_path, 5, 0, test=True, progress=False, modes=("real", "mix"))
+  assert calls == ["train", ("mix",)]
+  assert out["real"]["accuracy"] == 0.57 and out["mix"]["accuracy"] == 0.7 and out["generator"]["steps"] == 7
+  calls.clear()
+  (d / "checkpoints").mkdir()  # the generator is here now: nothing runs again
+  reproduce.scola_cells(tmp_path, 5, 0, test=True, progress=False, modes=("real", "mix"))
+  assert calls == []
+
+
+class _Result:
+  step = 7

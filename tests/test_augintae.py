@@ -447,6 +447,9 @@ def test_grid_score_finds_a_period_4_pattern_and_not_strokes():
   page = -jnp.ones((1, 28, 28, 1)).at[:, 6:22, 12:15].set(1.0)
   noise = jax.random.normal(jax.random.key(0), (8, 28, 28, 1))
   assert stripes.grid_score(page)[0] < 0.05 and stripes.grid_score(noise)[0] < 0.05
+  assert stripes.dark_share(page) == pytest.approx(1 - 48 / 784) and stripes.dark_share(-page) == pytest.approx(
+    48 / 784
+  )
   with pytest.raises(ValueError, match="period 3"):
     stripes.grid_score(page, period=3)
 

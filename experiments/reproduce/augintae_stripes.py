@@ -8,8 +8,10 @@ and prints the grid score of each set beside that of the real images. The InfoGA
 7 -> 14 -> 28, so a pattern tied to its upsampling phases repeats every `period` = 4 pixels; its power
 sits at the 2-D frequencies (u, v) that are multiples of H / period in each axis. The grid score of an
 image is the share of its non-constant power at those frequencies (the (0, 0) term left out): 15 / 783
-~ 0.02 for white noise, lower for strokes on a page, 1 for a pure pattern of period 4. Nets in eval mode
-(running batch statistics), as the sampler uses them.
+~ 0.02 for white noise, lower for strokes on a page, 1 for a pure pattern of period 4. Beside it, the
+share of dark pixels (below mid-gray), ~10 % for Omniglot strokes on a white page: a decoding can be free
+of the grid pattern and still be a black blob, not a character. Nets in eval mode (running batch
+statistics), as the sampler uses them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,12 @@ def grid_score(images: jax.Array, period: int = 4) -> tuple[float, float]:
   return float(share.mean()), float(share.max())
 
 
-def diagnose(workdir: pathlib.Path, n: int, seed: int, period: int) -> dict[str, tuple[float, float]]:
+def dark_share(images: jax.Array) -> float:
+  """Fraction of the pixels of images [B, H, W, C] in [-1, 1] below mid-gray (0)."""
+  return float(jnp.mean(images < 0))
+
+
+def diagnose(workdir: pathlib.Path, n: int, seed: int, period: int) -> dict[str, tuple[float, float, float]]:
   method, params = load_sampler(str(workdir))
   config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
   images = to_float(jnp.asarray(fsdata.load(config.data).images))
@@ -56,7 +63,7 @@ def diagnose(workdir: pathlib.Path, n: int, seed: int, period: int) -> dict[str,
   mid = interpolate(z, z[partner], jnp.full((n,), 0.5), method.hp.interpolation)
   decode = lambda c: method._apply("G", params["G"], params["batch_stats"]["G"], c, train=False)[0]  # noqa: E731
   sets = {"real": x, "reconstruction": decode(z), "midpoint": decode(mid)}
-  return {name: grid_score(images, period) for name, images in sets.items()}
+  return {name: (*grid_score(images, period), dark_share(images)) for name, images in sets.items()}
 
 
 def main(argv=None):
@@ -66,11 +73,11 @@ def main(argv=None):
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--period", type=int, default=4, help="pixels per repeat of the decoder's upsampling grid")
   args = p.parse_args(argv)
-  print("| workdir | images | grid score, mean | grid score, max |")
-  print("|---|---|---|---|")
+  print("| workdir | images | grid score, mean | grid score, max | dark pixels % |")
+  print("|---|---|---|---|---|")
   for w in args.workdirs:
-    for name, (mean, top) in diagnose(pathlib.Path(w), args.n, args.seed, args.period).items():
-      print(f"| {w} | {name} | {mean:.3f} | {top:.3f} |")
+    for name, (mean, top, dark) in diagnose(pathlib.Path(w), args.n, args.seed, args.period).items():
+      print(f"| {w} | {name} | {mean:.3f} | {top:.3f} | {100 * dark:.1f} |")
 
 
 if __name__ == "__main__":

@@ -444,7 +444,7 @@ def test_grid_score_finds_a_period_4_pattern_and_not_strokes():
   rows = jnp.tile(jnp.asarray([1.0, 1.0, -1.0, -1.0]), 7)
   pattern = jnp.broadcast_to(rows[:, None] * rows[None, :], (2, 28, 28))[..., None]
   assert stripes.grid_score(pattern)[0] == pytest.approx(1.0, abs=1e-5)
-  page = -jnp.ones((1, 28, 28, 1)).at[:, 6:22, 12:15].set(1.0)
+  page = (-jnp.ones((1, 28, 28, 1))).at[:, 6:22, 12:15].set(1.0)
   noise = jax.random.normal(jax.random.key(0), (8, 28, 28, 1))
   assert stripes.grid_score(page)[0] < 0.05 and stripes.grid_score(noise)[0] < 0.05
   assert stripes.dark_share(page) == pytest.approx(1 - 48 / 784) and stripes.dark_share(-page) == pytest.approx(

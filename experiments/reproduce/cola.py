@@ -163,10 +163,11 @@ def report(root: pathlib.Path, spcs, seeds, cluster_seeds) -> str:
       cls = [done(root / f"scola_{spc}spc_seed{s}" / f"classify_{m}.json") for m in MODES]
       if g and all(cls):
         times.append(
-          f"{spc} spc seed {s}: generator {g['seconds']:.0f} s, classifiers {sum(x['seconds'] for x in cls):.0f} s"
+          f"{spc} spc seed {s}: generator {g['seconds']:.0f} s for {g['steps']} steps, "
+          f"classifiers {sum(x['seconds'] for x in cls):.0f} s"
         )
   for s, r in finished.items():
-    times.append(f"Step I seed {s}: {r['seconds']:.0f} s")
+    times.append(f"Step I seed {s}: {r['seconds']:.0f} s for {r['steps']} steps")
   drift = [final_metric(root / f"scola_{spc}spc_seed{s}", "Z/label_drift") for spc in spcs for s in seeds]
   drift = [d for d in drift if d is not None]
   if drift:

@@ -27,7 +27,8 @@ either form the midpoints are not characters (15 % dark pixels vs 8 % real). The
 1,177 CPU ms per step (subpixel vs transpose, bench/phase_speed.py, machine shared). The committed
 AugIntAE table was made with "subpixel".
 Departures: the "subpixel" default (above; "transpose" is the original); tanh output on [-1, 1] images
-instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]). The leaky slope is InfoGAN's code value, 0.01 (its paper says 0.1).
+instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]). The leaky slope is InfoGAN's code value,
+0.01 (its paper says 0.1).
 """
 
 from __future__ import annotations

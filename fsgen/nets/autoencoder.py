@@ -22,7 +22,7 @@ DCGAN's 4x4 stride-2 transposed conv, computed in sub-pixel form by fsgen.nets.t
 function). Measured on intae_omniglot_cpu:epochs=48 beside another job (issue 13,
 experiments/reproduce/augintae_stripes.py): IntAE's decoded midpoints carry a period-4 grid pattern with
 "subpixel" (grid score 0.62 at step 1,000, 0.11 at 2,064; real images 0.02) and much less with
-"transpose" (0.09, 0.04), reconstructions are alike (grid 0.02, final L1 0.072 vs 0.066), and with
+"transpose" (0.09, 0.04), reconstructions are alike (grid 0.02, final L1 0.073 vs 0.065), and with
 either form the midpoints are not characters (15 % dark pixels vs 8 % real). The AE phase took 969 vs
 1,177 CPU ms per step (subpixel vs transpose, bench/phase_speed.py, machine shared). The committed
 AugIntAE table was made with "subpixel".

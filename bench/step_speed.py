@@ -92,6 +92,15 @@ def run_row(
   }
 
 
+def parse_row(row: str) -> tuple[str, str, int, bool, str]:
+  """`kind,backbone,res,mixdl[,dtype]` (the internal --row of one row's process) -> its fields."""
+  fields = row.split(",")
+  if len(fields) not in (4, 5):
+    raise SystemExit(f"--row={row!r}: expected kind,backbone,res,mixdl[,dtype]")
+  kind, backbone, res, on = fields[:4]
+  return kind, backbone, int(res), on == "1", fields[4] if len(fields) == 5 else "float32"
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--rows", default="gan,mixdl")
@@ -106,11 +115,11 @@ def main():
   p.add_argument("--pairs", type=int, default=3, help="--vs-peer: alternating pairs per row")
   p.add_argument("--peer-form", default="subpixel", choices=("subpixel", "convtranspose"), help="gan peer's G")
   p.add_argument("--dtype", default="float32", help="config.dtype of every row, comma-separated (float32,bfloat16)")
-  p.add_argument("--row", default="", help=argparse.SUPPRESS)  # internal: kind,backbone,res,mixdl,dtype
+  p.add_argument("--row", default="", help=argparse.SUPPRESS)  # internal: kind,backbone,res,mixdl[,dtype]
   a = p.parse_args()
   if a.row:
-    kind, backbone, res, on, dtype = a.row.split(",")
-    print(json.dumps(run_row(kind, backbone, int(res), a.size, on == "1", a.steps, a.batch, a.width, dtype)))
+    kind, backbone, res, on, dtype = parse_row(a.row)
+    print(json.dumps(run_row(kind, backbone, res, a.size, on, a.steps, a.batch, a.width, dtype)))
     return
   if a.vs_peer:
     from bench import peer_compare

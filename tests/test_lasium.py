@@ -15,7 +15,6 @@ from fsgen.data.info import DataInfo
 from fsgen.data.sources import DataError, read_source
 from fsgen.meta.latent_tasks import draw_anchors, in_class_codes, min_pairwise_sq_distance, oc_partners
 from fsgen.methods import lasium, lasium_gan, lasium_supervised, lasium_tasks, lasium_vae
-from fsgen.methods.lasium_gan import mode_seeking_term
 from fsgen.metrics.episodes import Evaluator
 
 from conftest import shared_path
@@ -254,15 +253,6 @@ def test_lasium_requires_a_generator_workdir_unless_untrained():
   c.lasium.untrained_generator = False
   with pytest.raises(ValueError, match="config.init_from"):
     lasium.Method(c, DataInfo.for_arrays(_images(), 2))
-
-
-def test_mode_seeking_term_by_hand():
-  x1 = jnp.zeros((2, 2, 2, 1))
-  x2 = jnp.stack([jnp.full((2, 2, 1), 1.0), jnp.full((2, 2, 1), -1.0)])  # [-1, 1] scale: 0.5 apart on [0, 1]
-  z1, z2 = jnp.zeros((2, 3)), jnp.stack([jnp.full(3, 2.0), jnp.full(3, 1.0)])
-  ms, ratio = mode_seeking_term(x1, x2, z1, z2)
-  assert float(ratio) == pytest.approx((0.5 / 2.0 + 0.5 / 1.0) / 2)
-  assert float(ms) == pytest.approx(1.0 / (float(ratio) + 1e-5))
 
 
 def _phase(method, name):

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fsgen.losses.gan import d_loss, g_loss, r1_penalty
+from fsgen.losses.gan import d_loss, g_loss, mode_seeking_term, r1_penalty
 
 
 def test_nonsaturating_values():
@@ -34,3 +34,12 @@ def test_r1_of_a_linear_and_a_quadratic_discriminator():
   np.testing.assert_allclose(r1_penalty(linear, x), float(jnp.sum(w**2)), rtol=1e-6)
   quad = lambda x: 0.5 * jnp.sum(x**2, axis=(1, 2, 3))  # grad = x
   np.testing.assert_allclose(r1_penalty(quad, x), float(jnp.mean(jnp.sum(x**2, axis=(1, 2, 3)))), rtol=1e-6)
+
+
+def test_mode_seeking_term_by_hand():
+  x1 = jnp.zeros((2, 2, 2, 1))
+  x2 = jnp.stack([jnp.full((2, 2, 1), 1.0), jnp.full((2, 2, 1), -1.0)])  # [-1, 1] scale: 0.5 apart on [0, 1]
+  z1, z2 = jnp.zeros((2, 3)), jnp.stack([jnp.full(3, 2.0), jnp.full(3, 1.0)])
+  ms, ratio = mode_seeking_term(x1, x2, z1, z2)
+  assert float(ratio) == pytest.approx((0.5 / 2.0 + 0.5 / 1.0) / 2)
+  assert float(ms) == pytest.approx(1.0 / (float(ratio) + 1e-5))

@@ -48,7 +48,9 @@ from experiments.reproduce._common import cell, done, markdown_table, mean_sprea
 # minibatch-stddev channel (group 4) to the preset. The session-7 screen against the remaining collapse:
 # ema99 (a faster EMA generator: 0.999 over 2,000 steps still averages in the early weights), w64 (the
 # gan method's default width), no_color (DiffAugment without its colour jitter), steps4k (twice as long);
-# session 8: ema_ramp (StyleGAN2-ADA's EMA ramp-up, rampup 0.05: half-life min(693, 0.05 * step) steps).
+# session 8: ema_ramp (StyleGAN2-ADA's EMA ramp-up, rampup 0.05: half-life min(693, 0.05 * step) steps);
+# session 12: ms1 (MSGAN's mode-seeking term, weight 1 as Mao et al. 2019: the w64 cell on omniglot_chars
+# showed the raw G mapping every z to one training character while D sat at chance), ms1_ramp (with ema_ramp).
 VARIANTS = {
   "preset": {},
   "no_r1": {"gan.r1_gamma": 0.0},
@@ -61,6 +63,8 @@ VARIANTS = {
   "no_color": {"gan.diffaug": "translation,cutout"},
   "steps4k": {"total_steps": 4000},
   "ema_ramp": {"gan.ema_rampup": 0.05},
+  "ms1": {"gan.mode_seeking": 1.0},
+  "ms1_ramp": {"gan.mode_seeking": 1.0, "gan.ema_rampup": 0.05},
 }
 
 SETS = [

@@ -59,3 +59,14 @@ def r1_penalty(d_fn, real: jax.Array) -> jax.Array:
   """
   grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(real)
   return jnp.mean(jnp.sum(jnp.square(grads), axis=(1, 2, 3)))
+
+
+def mode_seeking_term(images1, images2, z1, z2, eps: float = 1e-5):
+  """MSGAN's mode-seeking term (Mao et al. 2019, Eq. 3) as a loss to minimise, for images [B, H, W, C] in
+  [-1, 1] (measured on the [0, 1] scale, as LASIUM's official code with its sigmoid images) and codes
+  [B, Z]: L_ms = 1 / (mean_b [mean_pixels |x1 - x2| / mean_dims |z1 - z2|] + eps). It grows when two codes
+  give the same image, so a generator that ignores z pays for it. Returns (L_ms, the mean ratio)."""
+  image_dist = jnp.mean(jnp.abs(images1 - images2), axis=(1, 2, 3)) * 0.5
+  z_dist = jnp.mean(jnp.abs(z1 - z2), axis=1)
+  ratio = jnp.mean(image_dist / z_dist)
+  return 1.0 / (ratio + eps), ratio

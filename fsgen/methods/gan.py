@@ -3,10 +3,14 @@ EMA generator). It proves the training loop and is the no-regularisation baselin
 
 Phases per step: "D" (adversarial D update), "D_r1" (R1 on reals every `r1_every` steps, scaled by the
 interval as in StyleGAN2's lazy regularisation; absent when r1_gamma = 0), "G" (+ EMA of G).
-Config: config.gan.{loss, z_dim, r1_gamma, r1_every, diffaug, ema_decay, ema_rampup}, config.model.{G,D}.width,
+Config: config.gan.{loss, z_dim, r1_gamma, r1_every, diffaug, ema_decay, ema_rampup, mode_seeking},
+config.model.{G,D}.width,
 config.model.D.mbstd_group (0 = off), config.optim.{G,D}, config.batch_size, config.data.{resolution, channels}.
 ema_rampup > 0 ramps the EMA's half-life up with the step as StyleGAN2-ADA does (fsgen.update.ema_rampup_decay;
-0 = a constant ema_decay).
+0 = a constant ema_decay). mode_seeking > 0 adds MSGAN's term (Mao et al. 2019, Eq. 3;
+fsgen.losses.gan.mode_seeking_term) with that weight to G's loss: the G batch's two halves are the image
+pairs and their codes the code pairs, so a generator that maps every z to one image pays for it (0 = off,
+the plain baseline).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import ml_collections
 from fsgen import configs, optim
 from fsgen.data.batches import draw
 from fsgen.data.diffaug import diff_augment
-from fsgen.losses.gan import d_loss, g_loss, r1_penalty
+from fsgen.losses.gan import d_loss, g_loss, mode_seeking_term, r1_penalty
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase, warm_start
 from fsgen.nets import dcgan
@@ -43,6 +47,7 @@ def default_config() -> ml_collections.ConfigDict:
     diffaug="color,translation,cutout",
     ema_decay=0.999,
     ema_rampup=0.0,
+    mode_seeking=0.0,
   )
   return c
 
@@ -56,6 +61,8 @@ class Method(BaseMethod):
     self.D = self.mixed(dcgan.Discriminator(resolution=res, width=d_cfg.width, mbstd_group=d_cfg.get("mbstd_group", 0)))
     self.tx = {"G": optim.build(config.optim.G), "D": optim.build(config.optim.D)}
     self.hp = config.gan
+    if self.hp.get("mode_seeking", 0.0) > 0 and config.batch_size < 2:
+      raise ValueError(f"gan.mode_seeking needs batch_size >= 2 (two halves to pair), got {config.batch_size}")
     self.batch_size = config.batch_size
 
   def init(self, key, data, prior=None):
@@ -73,9 +80,11 @@ class Method(BaseMethod):
       "extra": {},
     }
 
+  def _z(self, key):
+    return shard_batch(jax.random.normal(key, (self.batch_size, self.hp.z_dim)))
+
   def _fake(self, g_params, key):
-    z = shard_batch(jax.random.normal(key, (self.batch_size, self.hp.z_dim)))
-    return self.G.apply({"params": g_params}, z)
+    return self.G.apply({"params": g_params}, self._z(key))
 
   def _d(self, d_params, x, key):
     return self.D.apply({"params": d_params}, diff_augment(key, x, self.hp.diffaug))
@@ -106,11 +115,16 @@ class Method(BaseMethod):
 
   def g_step(self, state, data, key):
     kz, ka = jax.random.split(key)
+    z = self._z(kz)
+    ms_weight, half = self.hp.get("mode_seeking", 0.0), self.batch_size // 2
 
     def loss_fn(g):
-      logits = self._d(state["params"]["D"], self._fake(g, kz), ka)
-      loss = g_loss(self.hp.loss, fake_logits=logits)
-      return loss, {"G/adv": loss}
+      fake = self.G.apply({"params": g}, z)
+      adv = g_loss(self.hp.loss, fake_logits=self._d(state["params"]["D"], fake, ka))
+      if not ms_weight:
+        return adv, {"G/adv": adv}
+      ms, ratio = mode_seeking_term(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
+      return adv + ms_weight * ms, {"G/adv": adv, "G/mode_seeking": ms, "G/ms_ratio": ratio}
 
     return gradient_step(state, "G", self.tx, loss_fn)
 

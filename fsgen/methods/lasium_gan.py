@@ -28,6 +28,7 @@ import optax
 
 from fsgen import configs, optim
 from fsgen.data.batches import draw
+from fsgen.losses.gan import mode_seeking_term
 from fsgen.methods.base import Method as BaseMethod
 from fsgen.methods.base import Phase, warm_start
 from fsgen.nets import omniglot_gan
@@ -47,16 +48,6 @@ def default_config() -> ml_collections.ConfigDict:
   c.total_steps = 0
   c.total_epochs = 500
   return c
-
-
-def mode_seeking_term(images1, images2, z1, z2, eps: float = 1e-5):
-  """MSGAN's L_ms = 1 / (mean_b [mean_pixels |x1 - x2| / mean_dims |z1 - z2|] + eps) for images [B, H, W, C]
-  in [-1, 1] (measured on the [0, 1] scale, as the official code's sigmoid images) and codes [B, Z].
-  Returns (L_ms, the mean ratio)."""
-  image_dist = jnp.mean(jnp.abs(images1 - images2), axis=(1, 2, 3)) * 0.5
-  z_dist = jnp.mean(jnp.abs(z1 - z2), axis=1)
-  ratio = jnp.mean(image_dist / z_dist)
-  return 1.0 / (ratio + eps), ratio
 
 
 def _bce(logits, targets):

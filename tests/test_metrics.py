@@ -394,3 +394,17 @@ def test_fid_kid_at_299_px_fashion_mnist_halves_vs_mnist():
   print(f"299 px, {n} images: FID halves {halves:.1f}, fmnist-mnist {cross:.1f}; KID {kh:.4f}, {kc:.4f}")
   assert abs(fid.fid_from_features(f1, f1)) < 1e-3
   assert cross > 3 * halves and kc > 10 * abs(kh)
+
+
+def test_fidelity_ratio_is_zero_for_copies_about_one_for_other_photos_and_higher_for_noise(photos64):
+  panda, _ = photos64
+  train = types.SimpleNamespace(images=panda[:6], labels=None)
+  ev = nn.Evaluator(train, n=6, space="pixel")
+  assert ev.run(_sampler(panda[:6]), jax.random.key(0))["fidelity_ratio"] < 1e-3  # the training images
+  other = ev.run(_sampler(panda[6:12]), jax.random.key(0))["fidelity_ratio"]  # other pandas
+  noise = np.random.default_rng(0).integers(0, 255, panda[:6].shape, np.uint8)
+  noisy = ev.run(_sampler(noise), jax.random.key(0))["fidelity_ratio"]
+  assert 0.8 < other < 1.2 < noisy  # measured 0.97 and 1.35: pixel RMS separates photos from noise weakly
+  x = np.asarray(to_float(panda[:5]), np.float64).reshape(5, -1)
+  brute = np.mean([min(np.sqrt(np.mean((x[i] - x[j]) ** 2)) for j in range(5) if j != i) for i in range(5)])
+  assert nn.leave_one_out_nn_rms(x) == pytest.approx(brute, rel=1e-6)

@@ -10,7 +10,9 @@ samples) gives `distinct_nn` at step 1,000 and at the end (2,000; 4,000 for step
 10 training images are the nearest neighbour of some sample (10 = every mode present; 1 = collapse to one
 mode), and `spread_ratio` at the end: the samples' mean pairwise pixel distance over the training
 images' (~0 = one mode, ~1 = as varied as the training set; it separates collapse from blurred samples
-that share a nearest neighbour).
+that share a nearest neighbour), and `fidelity_ratio` at the end: the samples' mean distance to their
+nearest training image over the training images' mean distance to their nearest other one (~1 = as close
+to the data as its own images are to each other; well above 1 with spread above 1 = noise, not modes).
 
 Sets (all from ../shared/data, 10 images each):
   digits        scikit-learn's 8x8 digits, one per class (the preset's own data)
@@ -49,8 +51,12 @@ from experiments.reproduce._common import cell, done, markdown_table, mean_sprea
 # ema99 (a faster EMA generator: 0.999 over 2,000 steps still averages in the early weights), w64 (the
 # gan method's default width), no_color (DiffAugment without its colour jitter), steps4k (twice as long);
 # session 8: ema_ramp (StyleGAN2-ADA's EMA ramp-up, rampup 0.05: half-life min(693, 0.05 * step) steps);
-# session 12: ms1 (MSGAN's mode-seeking term, weight 1 as Mao et al. 2019: the w64 cell on omniglot_chars
-# showed the raw G mapping every z to one training character while D sat at chance), ms1_ramp (with ema_ramp).
+# session 12: ms1 (MSGAN's mode-seeking term, weight 1 as Mao et al. 2019: the w64 cell on
+# omniglot_chars showed the raw G mapping every z to one training character while D sat at chance),
+# ms1_ramp (with ema_ramp); ms1 drew noise on omniglot_chars (spread 1.74: 10 distinct NN from samples
+# unlike any character), so ms0.1 and ms0.01: the term grows as 1 / ratio, so a small weight still stops
+# a full collapse (ratio -> 0) and leaves G's adversarial gradient in charge at the data's own variety
+# (ratio ~0.1 on Omniglot).
 VARIANTS = {
   "preset": {},
   "no_r1": {"gan.r1_gamma": 0.0},
@@ -65,6 +71,8 @@ VARIANTS = {
   "ema_ramp": {"gan.ema_rampup": 0.05},
   "ms1": {"gan.mode_seeking": 1.0},
   "ms1_ramp": {"gan.mode_seeking": 1.0, "gan.ema_rampup": 0.05},
+  "ms0.1": {"gan.mode_seeking": 0.1},
+  "ms0.01": {"gan.mode_seeking": 0.01},
 }
 
 SETS = [
@@ -166,9 +174,11 @@ def run_cell(set_name: str, variant: str, seed: int, workdir: pathlib.Path, step
   lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
   nn = {r["step"]: r["nn/distinct_nn"] for r in lines if "nn/distinct_nn" in r}
   spread = {r["step"]: r["nn/spread_ratio"] for r in lines if "nn/spread_ratio" in r}
+  fidelity = {r["step"]: r["nn/fidelity_ratio"] for r in lines if "nn/fidelity_ratio" in r}
   return {
     "distinct_nn": {str(k): v for k, v in sorted(nn.items())},
     "spread_ratio": {str(k): v for k, v in sorted(spread.items())},
+    "fidelity_ratio": {str(k): v for k, v in sorted(fidelity.items())},
     "seconds": seconds,
     "run_dir": str(run_dir),
   }
@@ -235,10 +245,12 @@ def main():
       last = [r["distinct_nn"][max(r["distinct_nn"], key=int)] for r in results]
       # cells from before session 8 have no spread_ratio: n/a
       spread = [r["spread_ratio"][max(r["spread_ratio"], key=int)] for r in results if r.get("spread_ratio")]
-      cols = [mean_spread(first, 1), mean_spread(last, 1), mean_spread(spread, 2)]
-      row += cols if results else ["not run"] * 3
+      # cells from before session 12 have no fidelity_ratio: n/a
+      fid = [r["fidelity_ratio"][max(r["fidelity_ratio"], key=int)] for r in results if r.get("fidelity_ratio")]
+      cols = [mean_spread(first, 1), mean_spread(last, 1), mean_spread(spread, 2), mean_spread(fid, 2)]
+      row += cols if results else ["not run"] * 4
     rows.append(row)
-  header = ["set"] + [f"{v} {k}" for v in variants for k in ("NN @1k", "NN @end", "spread @end")]
+  header = ["set"] + [f"{v} {k}" for v in variants for k in ("NN @1k", "NN @end", "spread @end", "fidelity @end")]
   table = markdown_table(header, rows)
   note = f"cells ran: {ran} of {len(cells)}; training s per run: {mean_spread(secs, 0)}"
   (workdir / "table.md").parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,11 @@ For generated x_g (M images) and training x_t (N images):
   spread_ratio = (mean RMS distance between two distinct samples) / (the same between two distinct
                 training images), pixel space only: ~0 for a collapsed generator, ~1 for samples as
                 varied as the training set, whatever their nearest neighbours (blurred samples can share
-                one nearest training image and still differ from each other).
+                one nearest training image and still differ from each other);
+  fidelity_ratio = nn_dist_mean / (mean RMS distance of each training image to its nearest other training
+                image), pixel space only: ~1 for samples as close to the training set as its images are to
+                each other, << 1 for copies, >> 1 for samples far from every training image (noise; with
+                spread_ratio > 1 it marks diversity that is not the data's).
 Spaces: 'pixel' (RMS distance of flattened images in [-1, 1]), 'lpips_vgg' / 'lpips_alex' (LPIPS, via its
 feature form, Adaptive IMLE's NN space), 'inception' (Euclidean distance of pool3 features).
 Exact search by one matrix product (fsgen.neighbours.nearest), chunked over the generated images.
@@ -55,6 +59,15 @@ def mean_pairwise_rms(x: np.ndarray, chunk: int = 512) -> float:
   return total / (len(flat) * (len(flat) - 1))
 
 
+def leave_one_out_nn_rms(x: np.ndarray) -> float:
+  """Mean over images x [N, H, W, C] (N >= 2) of the RMS distance to the nearest other image (float64)."""
+  flat = np.asarray(x, np.float64).reshape(len(x), -1)
+  sq = np.sum(flat**2, axis=1)
+  rms = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * flat @ flat.T, 0.0) / flat.shape[1])
+  np.fill_diagonal(rms, np.inf)
+  return float(rms.min(axis=1).mean())
+
+
 def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) -> dict[str, float]:
   """Pixel space. generated [M, H, W, C], train [N, H, W, C], both float in [-1, 1] -> statistics above."""
   keys = jnp.asarray(train.reshape(len(train), -1), jnp.float32)
@@ -72,6 +85,7 @@ def memorisation(generated: np.ndarray, train: np.ndarray, chunk: int = 1024) ->
   out = summarize(idx, rms)
   if len(flat_g) > 1 and len(flat_t) > 1:
     out["spread_ratio"] = mean_pairwise_rms(flat_g) / max(mean_pairwise_rms(flat_t), 1e-12)
+    out["fidelity_ratio"] = out["nn_dist_mean"] / max(leave_one_out_nn_rms(flat_t), 1e-12)
   return out
 
 

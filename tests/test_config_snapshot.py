@@ -78,6 +78,7 @@ for _spec in [f"{p}{twin}{t}" for p in _MIXDL for twin in ("", "_nomixdl") for t
 # (experiments/reproduce/quickstart_robustness.py: 4 of 10 distinct NN on held-out MNIST digits without it).
 for _spec in ("quickstart", "quickstart:test"):
   CHANGED.setdefault(_spec, {})["gan.r1_gamma"] = (0.0, 10.0, "issue 16: R1 against collapse on users' sets")
+  CHANGED[_spec]["gan.mode_seeking"] = (None, 0.01, "issue 16: MSGAN's term against G ignoring z (Omniglot)")
 
 # preset name -> number of training images N, for presets whose durations moved to epochs: the loop's
 # step count is epochs * ceil(N / batch_size) (fsgen.schedule), compared with the old step count.

@@ -46,29 +46,34 @@ from experiments import configs as presets  # noqa: E402
 from experiments.reproduce._common import cell, done, markdown_table, mean_spread  # noqa: E402
 
 # Named config overrides (dotted key -> value) tried against the preset; `preset` is the committed one
-# (R1 gamma 10 since issue 16). no_r1 is the preset before that fix; mbstd adds the DCGAN discriminator's
-# minibatch-stddev channel (group 4) to the preset. The session-7 screen against the remaining collapse:
-# ema99 (a faster EMA generator: 0.999 over 2,000 steps still averages in the early weights), w64 (the
-# gan method's default width), no_color (DiffAugment without its colour jitter), steps4k (twice as long);
-# session 8: ema_ramp (StyleGAN2-ADA's EMA ramp-up, rampup 0.05: half-life min(693, 0.05 * step) steps);
-# session 12: ms1 (MSGAN's mode-seeking term, weight 1 as Mao et al. 2019: the w64 cell on
-# omniglot_chars showed the raw G mapping every z to one training character while D sat at chance),
-# ms1_ramp (with ema_ramp); ms1 drew noise on omniglot_chars (spread 1.74: 10 distinct NN from samples
-# unlike any character), so ms0.1 and ms0.01: the term grows as 1 / ratio, so a small weight still stops
-# a full collapse (ratio -> 0) and leaves G's adversarial gradient in charge at the data's own variety
-# (ratio ~0.1 on Omniglot).
+# (R1 gamma 10 since issue 16, MSGAN's mode-seeking term at weight 0.01 since session 12: ms0.01 is the
+# preset). The variants screened before session 12 were overrides of the R1-only preset, so they keep
+# mode_seeking 0 (R1_ONLY) and their committed cells stay what they measured; r1_only is that preset.
+# no_r1 is the preset before issue 16; mbstd adds the DCGAN discriminator's minibatch-stddev channel
+# (group 4). Session 7: ema99 (a faster EMA generator: 0.999 over 2,000 steps still averages in the early
+# weights), w64 (the gan method's default width), no_color (DiffAugment without its colour jitter),
+# steps4k (twice as long); session 8: ema_ramp (StyleGAN2-ADA's EMA ramp-up, rampup 0.05: half-life
+# min(693, 0.05 * step) steps). Session 12: w64 collapsed too (omniglot_chars 3 -> 2, fmnist_c0 1 -> 1)
+# and showed the raw G mapping every z to one training character while D sat at chance, so MSGAN's
+# mode-seeking term (Mao et al. 2019): ms1 (its weight 1) drew noise on omniglot_chars (spread 1.74,
+# fidelity 1.85: 10 distinct NN from samples unlike any character); the term grows as 1 / ratio, so a
+# small weight still stops a full collapse (ratio -> 0) and leaves G's adversarial gradient in charge at
+# the data's own variety (ratio ~0.1 on Omniglot): ms0.1 (spread 1.25, fidelity 1.28) and ms0.01
+# (spread 1.00, fidelity 0.99, 9 distinct NN), the one adopted.
+R1_ONLY = {"gan.mode_seeking": 0.0}
 VARIANTS = {
   "preset": {},
-  "no_r1": {"gan.r1_gamma": 0.0},
-  "r1_0.1": {"gan.r1_gamma": 0.1},
-  "r1_1": {"gan.r1_gamma": 1.0},
-  "mbstd": {"model.D.mbstd_group": 4},
-  "mbstd_r1_1": {"gan.r1_gamma": 1.0, "model.D.mbstd_group": 4},
-  "ema99": {"gan.ema_decay": 0.99},
-  "w64": {"model.G.width": 64, "model.D.width": 64},
-  "no_color": {"gan.diffaug": "translation,cutout"},
-  "steps4k": {"total_steps": 4000},
-  "ema_ramp": {"gan.ema_rampup": 0.05},
+  "r1_only": R1_ONLY,
+  "no_r1": {**R1_ONLY, "gan.r1_gamma": 0.0},
+  "r1_0.1": {**R1_ONLY, "gan.r1_gamma": 0.1},
+  "r1_1": {**R1_ONLY, "gan.r1_gamma": 1.0},
+  "mbstd": {**R1_ONLY, "model.D.mbstd_group": 4},
+  "mbstd_r1_1": {**R1_ONLY, "gan.r1_gamma": 1.0, "model.D.mbstd_group": 4},
+  "ema99": {**R1_ONLY, "gan.ema_decay": 0.99},
+  "w64": {**R1_ONLY, "model.G.width": 64, "model.D.width": 64},
+  "no_color": {**R1_ONLY, "gan.diffaug": "translation,cutout"},
+  "steps4k": {**R1_ONLY, "total_steps": 4000},
+  "ema_ramp": {**R1_ONLY, "gan.ema_rampup": 0.05},
   "ms1": {"gan.mode_seeking": 1.0},
   "ms1_ramp": {"gan.mode_seeking": 1.0, "gan.ema_rampup": 0.05},
   "ms0.1": {"gan.mode_seeking": 0.1},

@@ -9,7 +9,7 @@ Setting:  non-saturating loss, R1 (gamma 10, lazy every 16 steps), MSGAN's mode-
           term keeps the generator from mapping every z to one image on Omniglot characters, Fashion-MNIST
           and the colour sets, where R1 alone collapsed (2-6 of 10; see
           experiments/reproduce/quickstart_robustness.py and the README).
-Cost:     about 4.5 minutes on a 2-core CPU (266 s of training measured idle; up to 8 on a slower day);
+Cost:     about 4.5 minutes on a 2-core CPU (252 s of training measured idle; up to 8 on a slower day);
           writes runs/quickstart/samples/*.png, checkpoints and an export.
 Expected: digit-like samples at the end (10 training images, so mostly close variations of them).
 Reduced:  --config=quickstart:test runs a few steps (used by the tests).

@@ -30,7 +30,10 @@ def forward(params, x, blocks=4):
   for i in range(blocks):
     w, b, beta = params[3 * i : 3 * i + 3]
     x = F.conv2d(x, w, b, stride=2, padding=1)
-    x = F.relu(F.batch_norm(x, None, None, None, beta, training=True, eps=1e-3))
+    # A constant unit scale (no learnt scale): the same function as weight=None, whose double backward
+    # fails in torch 2.13 ("Expected a proper Tensor but got None" in the second-order meta-gradient).
+    scale = torch.ones_like(beta)
+    x = F.relu(F.batch_norm(x, None, None, scale, beta, training=True, eps=1e-3))
   return F.linear(x.mean(dim=(2, 3)), params[-2], params[-1])
 
 

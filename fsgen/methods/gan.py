@@ -4,8 +4,8 @@ EMA generator). It proves the training loop and is the no-regularisation baselin
 Phases per step: "D" (adversarial D update), "D_r1" (R1 on reals every `r1_every` steps, scaled by the
 interval as in StyleGAN2's lazy regularisation; absent when r1_gamma = 0), "G" (+ EMA of G).
 Config: config.gan.{loss, z_dim, r1_gamma, r1_every, diffaug, ema_decay, ema_rampup, mode_seeking},
-config.model.{G,D}.width,
-config.model.D.mbstd_group (0 = off), config.optim.{G,D}, config.batch_size, config.data.{resolution, channels}.
+config.model.{G,D}.width, config.model.D.mbstd_group (0 = off), config.optim.{G,D}, config.batch_size,
+config.data.{resolution, channels}.
 ema_rampup > 0 ramps the EMA's half-life up with the step as StyleGAN2-ADA does (fsgen.update.ema_rampup_decay;
 0 = a constant ema_decay). mode_seeking > 0 adds MSGAN's term (Mao et al. 2019, Eq. 3;
 fsgen.losses.gan.mode_seeking_term) with that weight to G's loss: the G batch's two halves are the image

@@ -42,6 +42,13 @@ def summarize(idx: np.ndarray, dist: np.ndarray) -> dict[str, float]:
   }
 
 
+def _rms_rows(flat: np.ndarray, sq: np.ndarray, start: int, stop: int) -> np.ndarray:
+  """RMS distances [stop - start, M] of rows start:stop of flat [M, D] (float64) to every row, by
+  |a - b|^2 = |a|^2 + |b|^2 - 2 a.b with sq = |row|^2 [M]."""
+  d2 = sq[start:stop, None] + sq[None, :] - 2.0 * flat[start:stop] @ flat.T
+  return np.sqrt(np.maximum(d2, 0.0) / flat.shape[1])
+
+
 def mean_pairwise_rms(x: np.ndarray, chunk: int = 512) -> float:
   """Mean RMS distance over the ordered pairs i != j of images x [M, H, W, C] (M >= 2), by
   |a - b|^2 = |a|^2 + |b|^2 - 2 a.b in float64, chunked over rows (not fsgen.neighbours.sq_distances:
@@ -52,8 +59,7 @@ def mean_pairwise_rms(x: np.ndarray, chunk: int = 512) -> float:
   sq = np.sum(flat**2, axis=1)
   total = 0.0
   for s in range(0, len(flat), chunk):
-    d2 = sq[s : s + chunk, None] + sq[None, :] - 2.0 * flat[s : s + chunk] @ flat.T
-    rms = np.sqrt(np.maximum(d2, 0.0) / flat.shape[1])
+    rms = _rms_rows(flat, sq, s, s + chunk)
     rms[np.arange(len(rms)), np.arange(s, s + len(rms))] = 0.0  # the i == j terms
     total += float(rms.sum())
   return total / (len(flat) * (len(flat) - 1))
@@ -62,8 +68,7 @@ def mean_pairwise_rms(x: np.ndarray, chunk: int = 512) -> float:
 def leave_one_out_nn_rms(x: np.ndarray) -> float:
   """Mean over images x [N, H, W, C] (N >= 2) of the RMS distance to the nearest other image (float64)."""
   flat = np.asarray(x, np.float64).reshape(len(x), -1)
-  sq = np.sum(flat**2, axis=1)
-  rms = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * flat @ flat.T, 0.0) / flat.shape[1])
+  rms = _rms_rows(flat, np.sum(flat**2, axis=1), 0, len(flat))
   np.fill_diagonal(rms, np.inf)
   return float(rms.min(axis=1).mean())
 

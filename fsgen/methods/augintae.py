@@ -77,7 +77,7 @@ def default_config(mode: str = "augint") -> ml_collections.ConfigDict:
   c.data = configs.data_defaults(resolution=28, channels=1)
   c.batch_size = 64
   c.total_epochs, c.total_steps = 100, 0
-  c.model = dict(arch="infogan", width=64, d_norm="batch", upsample="subpixel")
+  c.model = dict(arch="infogan", width=64, d_norm="batch", upsample="transpose")
   c.optim = dict(AE=dict(name="adam", learning_rate=1e-3), D=dict(name="adam", learning_rate=1e-3))
   c.augintae = dict(
     mode=mode,
@@ -187,7 +187,7 @@ class Method(BaseMethod):
       latent_dim=hp.latent_dim,
       width=config.model.width,
       d_norm=config.model.d_norm,
-      upsample=config.model.get("upsample", "subpixel"),  # workdirs written before the key had "subpixel"
+      upsample=config.model.get("upsample", "subpixel"),  # workdirs written before the key used "subpixel"
     )
     self.E, self.G, self.D = (self.mixed(net) for net in nets)
     self.batch_size = config.batch_size

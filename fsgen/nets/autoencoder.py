@@ -16,17 +16,17 @@ and decoder does not work here: on mostly-white Omniglot pages it keeps what all
 decoded images hardly depend on the input, and L1 drives the decoder to the blank page (measured: L1
 0.157 and zero spread over the batch after 300 steps, against 0.066 with batch norm). Every net takes
 `train` (batch statistics vs running averages).
-"upsample" (both decoders): "subpixel" (default: a 3x3 conv to 4C channels + depth-to-space, a superset
-of the original nets' transposed conv whose four output phases are free) or "transpose" (InfoGAN's and
-DCGAN's 4x4 stride-2 transposed conv, computed in sub-pixel form by fsgen.nets.transposed_conv: the same
-function). Measured on intae_omniglot_cpu:epochs=48 beside another job (issue 13,
-experiments/reproduce/augintae_stripes.py): IntAE's decoded midpoints carry a period-4 grid pattern with
-"subpixel" (grid score 0.62 at step 1,000, 0.11 at 2,064; real images 0.02) and much less with
-"transpose" (0.09, 0.04), reconstructions are alike (grid 0.02, final L1 0.073 vs 0.065), and with
-either form the midpoints are not characters (15 % dark pixels vs 8 % real). The AE phase took 969 vs
-1,177 CPU ms per step (subpixel vs transpose, bench/phase_speed.py, machine shared). The committed
-AugIntAE table was made with "subpixel".
-Departures: the "subpixel" default (above; "transpose" is the original); tanh output on [-1, 1] images
+"upsample" (both decoders): "transpose" (default: InfoGAN's and DCGAN's 4x4 stride-2 transposed conv,
+computed in sub-pixel form by fsgen.nets.transposed_conv: the same function, without XLA:CPU's slow
+ConvTranspose) or "subpixel" (a 3x3 conv to 4C channels + depth-to-space, a superset of the original
+nets' transposed conv whose four output phases are free; the form of the session-9 table). Measured on
+intae_omniglot_cpu:epochs=48 beside another job (issue 13, experiments/reproduce/augintae_stripes.py):
+IntAE's decoded midpoints carry a period-4 grid pattern with "subpixel" (grid score 0.62 at step 1,000,
+0.11 at 2,064; real images 0.02) and much less with "transpose" (0.09, 0.04), reconstructions are alike
+(grid 0.02, final L1 0.073 vs 0.065), and with either form the midpoints are not characters (15 % dark
+pixels vs 8 % real). The AE phase took 969 vs 1,177 CPU ms per step (subpixel vs transpose,
+bench/phase_speed.py, machine shared).
+Departures: tanh output on [-1, 1] images
 instead of InfoGAN's Bernoulli logits (the sigmoid on [0, 1]). The leaky slope is InfoGAN's code value,
 0.01 (its paper says 0.1).
 """
@@ -96,7 +96,7 @@ class InfoGANDecoder(nn.Module):
   width: int = 64
   hidden: int = 1024
   norm: str = "batch"
-  upsample: str = "subpixel"
+  upsample: str = "transpose"
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -138,7 +138,7 @@ class DCGANDecoder(nn.Module):
   channels: int = 3
   width: int = 64
   norm: str = "batch"
-  upsample: str = "subpixel"
+  upsample: str = "transpose"
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -161,7 +161,7 @@ def build(
   latent_dim: int,
   width: int,
   d_norm: str = "batch",
-  upsample: str = "subpixel",
+  upsample: str = "transpose",
 ):
   """(encoder, decoder, discriminator) of `arch` ("infogan" or "dcgan"); D outputs [B, 1] and has the
   encoder's architecture with `d_norm` ("batch", as the paper says, or "pixel"); the decoder upsamples

@@ -413,8 +413,10 @@ def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
   shared_path("omniglot", "images_background_small2.zip")
   repro = _reproduction()
   argv = ["--presets", "augintae_omniglot_cpu:test", "--workdir", str(tmp_path), "--n", "48", "--classes", "3"]
-  argv += ["--inception_size", "75", "--domain_steps", "3"]
+  argv += ["--inception_size", "75", "--domain_steps", "3", "--set", "model.upsample=subpixel"]
   text = repro.main(argv)
+  run_config = json.loads((tmp_path / "augintae_omniglot_cpu_test_s0" / "config.json").read_text())
+  assert run_config["model"]["upsample"] == "subpixel"  # the --set reached the trained config
   cell = json.loads((tmp_path / "cells" / "augintae_omniglot_cpu_test_s0.json").read_text())
   for key in ("recon_train", "recon_novel", "fid", "kid", "domain_error", "domain_clf_accuracy"):
     assert np.isfinite(cell[key]), key
@@ -432,6 +434,20 @@ def test_reproduction_runs_its_whole_path_at_reduced_size(tmp_path):
   mtime = (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns
   assert repro.main(argv) == text  # resumed: every cell read back
   assert (tmp_path / "cells" / "pixel_fade_s0.json").stat().st_mtime_ns == mtime
+  with pytest.raises(SystemExit, match="overrides.json holds overrides"):  # one setting per workdir
+    repro.main(argv[:-1] + ["model.upsample=transpose"])
+
+
+def test_reproduction_set_is_typed_and_names_bad_keys():
+  repro = _reproduction()
+  config = load("augintae_omniglot_cpu:test")
+  assert repro.parse_set("model.upsample=subpixel", config) == ("model.upsample", "subpixel")
+  assert repro.parse_set("model.width=32", config) == ("model.width", 32)
+  assert repro.parse_set("augintae.adversarial=false", config) == ("augintae.adversarial", False)
+  with pytest.raises(ValueError, match="unknown config key 'model.nope'"):
+    repro.parse_set("model.nope=1", config)
+  with pytest.raises(ValueError, match="model.width needs a value of type int"):
+    repro.parse_set("model.width=wide", config)
 
 
 def test_grid_score_finds_a_period_4_pattern_and_not_strokes():

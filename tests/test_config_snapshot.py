@@ -59,7 +59,7 @@ for _spec in [f"{p}{t}" for p in (*_AUGINTAE, "augintae_cifar10") for t in ("", 
       "augintae.lsgan.fake": (None, -1.0, "issue 13: LSGAN fake target -1 (was 0): margins above 1, k rises"),
       "augintae.lsgan.real": (None, 1.0, "issue 13: the real target, as before"),
       "augintae.lsgan.generator": (None, 1.0, "issue 13: G's target, as before"),
-      "model.upsample": (None, "transpose", "issue 13: the decoder upsamples with the paper's 4x4 stride-2 transposed conv"),
+      "model.upsample": (None, "transpose", "issue 13: the paper's 4x4 stride-2 transposed conv"),
     }
   )
 

@@ -28,6 +28,38 @@ def cell(path: str | pathlib.Path, compute: Callable[[], dict]) -> dict:
   return out
 
 
+def set_dotted(config, key: str, value) -> None:
+  """config["a"]["b"]["c"] = value for key "a.b.c"; a missing parent is a KeyError naming the key."""
+  *parents, leaf = key.split(".")
+  node = config
+  for name in parents:
+    if name not in node:
+      raise KeyError(f"config key {key!r}: {name!r} not found")
+    node = node[name]
+  node[leaf] = value
+
+
+def parse_set(item: str, config) -> tuple[str, object]:
+  """'model.upsample=subpixel' -> (key, value), the value typed as the config's current value at key
+  (bool from true/false/1/0, int, float, str); an unknown key or a bad value is a ValueError naming it."""
+  key, sep, text = item.partition("=")
+  if not sep or not key:
+    raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+  node = config
+  for name in key.split("."):
+    if not hasattr(node, "keys") or name not in node:
+      raise ValueError(f"--set {item!r}: unknown config key {key!r}")
+    node = node[name]
+  if isinstance(node, bool):
+    if text.lower() not in ("1", "0", "true", "false"):
+      raise ValueError(f"--set {item!r}: {key} is a bool (true/false)")
+    return key, text.lower() in ("1", "true")
+  try:
+    return key, type(node)(text) if isinstance(node, (int, float, str)) else json.loads(text)
+  except ValueError as e:
+    raise ValueError(f"--set {item!r}: {key} needs a value of type {type(node).__name__}") from e
+
+
 def done(path: str | pathlib.Path) -> dict | None:
   """A finished cell's result, or None when it has not run yet."""
   path = pathlib.Path(path)

@@ -2,6 +2,7 @@
 
   python experiments/reproduce/augintae.py [--presets augintae_omniglot_cpu,intae_omniglot_cpu,ae_omniglot_cpu]
       [--seeds 0] [--workdir runs/reproduce_augintae] [--n 2208] [--shots 6] [--epochs 0]
+      [--set model.upsample=subpixel ...]
 
 Train domain: Omniglot background_small1 (the presets' data). Novel domain: the alphabets of
 background_small2 that small1 lacks (Japanese katakana, Sanskrit, Tagalog: 106 characters, 2,120
@@ -28,6 +29,9 @@ so a stopped script re-run with the same arguments continues. Per model cell it 
 WORKDIR/<preset>_s<seed>_novel.png: rows of novel characters, each `shots` seeds then generations.
 Writes WORKDIR/table.md (mean ± sample std over the seeds that ran; cells ran: k of n) and prints it, and
 WORKDIR/traces.md: k, margin, D(real), D(fake) and reconstruction loss every 500 steps of each run.
+--set KEY=VALUE (repeatable) overrides a config key of every preset, typed as the key's value (the
+session-9 table: --set model.upsample=subpixel); the overrides are kept in WORKDIR/overrides.json and a
+workdir refuses different ones, so cells of two settings never share a table.
 Reduced form for tests: --classes 3 --n 48 --inception_size 75 --domain_steps 3 with `:test` presets.
 """
 
@@ -52,7 +56,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 from experiments.configs import load, shared_data  # noqa: E402
-from experiments.reproduce._common import cell, done, markdown_table, mean_spread  # noqa: E402
+from experiments.reproduce._common import cell, done, markdown_table, mean_spread, parse_set, set_dotted  # noqa: E402
 from fsgen import methods, metrics, train  # noqa: E402
 from fsgen.data.info import DataInfo  # noqa: E402
 from fsgen.data.preprocess import prepare_images, to_float  # noqa: E402
@@ -205,6 +209,8 @@ def preset_spec(preset: str, epochs: int) -> str:
 def model_cell(ctx: Context, preset: str, workdir: pathlib.Path) -> dict:
   wd = workdir / f"{preset.replace(':', '_')}_s{ctx.seed}"
   config = load(preset_spec(preset, ctx.args.epochs))
+  for key, value in ctx.args.overrides.items():
+    set_dotted(config, key, value)
   config.seed, config.progress = ctx.seed, False
   result = train.train_and_evaluate(config, wd)
   method = methods.build(config, DataInfo.read(wd / "data_info.json"))
@@ -337,6 +343,19 @@ def traces(workdir: pathlib.Path, presets: list[str], seeds: list[int], every: i
   return "\n\n".join(out) + "\n"
 
 
+def keep_overrides(workdir: pathlib.Path, overrides: dict) -> None:
+  """Writes WORKDIR/overrides.json, or exits naming it when it holds other overrides (a workdir's cells
+  share one setting)."""
+  path = workdir / "overrides.json"
+  if path.exists():
+    kept = json.loads(path.read_text())
+    if kept != overrides:
+      sys.exit(f"{path} holds overrides {kept}, not {overrides}: use another --workdir or the same --set")
+    return
+  workdir.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps(overrides, indent=1))
+
+
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--presets", default=PRESETS)
@@ -348,12 +367,18 @@ def main(argv=None):
   p.add_argument("--classes", type=int, default=0, help="only the first N novel characters (reduced form)")
   p.add_argument("--inception_size", type=int, default=inception.FID_SIZE, help="299 = the FID protocol")
   p.add_argument("--domain_steps", type=int, default=1500, help="steps of the domain classifier")
+  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
   a = p.parse_args(argv)
   if a.n % 48:
     p.error(f"--n {a.n} must be a multiple of 48 (16 whole paths of 3 points per sampler call)")
   if not shared_data("omniglot").exists():
     sys.exit(f"{shared_data('omniglot')} is absent: this reproduction needs ../shared/data/omniglot")
   workdir, presets, seeds = pathlib.Path(a.workdir), a.presets.split(","), [int(s) for s in a.seeds.split(",")]
+  try:
+    a.overrides = dict(parse_set(item, load(preset_spec(presets[0], a.epochs))) for item in a.set)
+  except ValueError as e:
+    p.error(str(e))
+  keep_overrides(workdir, a.overrides)
   cells = workdir / "cells"
   domains = load_domains(classes=a.classes)
   print(f"train domain {len(domains[0])} images, novel {len(domains[1])} ({len(np.unique(domains[2]))} chars)")

@@ -38,7 +38,7 @@ import numpy as np
 
 from experiments import configs as presets
 from experiments.configs import _lasium, lasium_omniglot_cpu
-from experiments.reproduce._common import cell, done, interval95, markdown_table, mean_spread
+from experiments.reproduce._common import cell, done, interval95, markdown_table, mean_spread, set_dotted
 
 # The most telling rows first (a partial table still answers the paper's main claims).
 ROWS = {
@@ -65,11 +65,7 @@ def _train(spec: str, workdir: pathlib.Path, overrides: dict) -> dict:
 
   config = presets.load(spec)
   for key, value in overrides.items():  # dotted keys: "lasium.untrained_generator"
-    *parents, leaf = key.split(".")
-    node = config
-    for name in parents:
-      node = node[name]
-    node[leaf] = value
+    set_dotted(config, key, value)
   config.progress = False
   result = train.train_and_evaluate(config, workdir)
   return {"steps": result.step, "seconds": round(result.seconds, 1), "compiles": result.compile_counts}

@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from experiments import configs as presets  # noqa: E402
-from experiments.reproduce._common import cell, done, markdown_table, mean_spread  # noqa: E402
+from experiments.reproduce._common import cell, done, markdown_table, mean_spread, set_dotted  # noqa: E402
 
 # Named config overrides (dotted key -> value) tried against the preset; `preset` is the committed one
 # (R1 gamma 10 since issue 16, MSGAN's mode-seeking term at weight 0.01 since session 12: ms0.01 is the
@@ -161,11 +161,7 @@ def run_cell(set_name: str, variant: str, seed: int, workdir: pathlib.Path, step
     c.data.channels = channels
     c.data.shots, c.data.per_class, c.data.labels = 0, False, False
   for key, value in VARIANTS[variant].items():
-    node = c
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
+    set_dotted(c, key, value)
   c.seed = seed
   c.progress = False
   if steps:
